@@ -1,0 +1,145 @@
+/**
+ * A small typed option parser for moe-lab's commands. Each command declares its options;
+ * anything else (unknown flag, missing value, wrong type) is a `CliError`, which `cli/main.ts`
+ * prints as one line before exiting non-zero.
+ */
+
+/** An error meant for the user of the command line: printed as one line, exit code 2. */
+export class CliError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CliError";
+  }
+}
+
+/** The kinds of option value. `list` is a comma-separated list of numbers; `strings` repeats. */
+export type OptionKind = "int" | "number" | "string" | "boolean" | "numbers" | "strings";
+
+export interface OptionSpec {
+  kind: OptionKind;
+  /** One line for `--help`. */
+  help: string;
+  /** Shown in `--help`; not applied by the parser (commands apply their own defaults). */
+  default?: string | number | boolean;
+}
+
+export type OptionSpecs = Record<string, OptionSpec>;
+
+export type OptionValue = string | number | boolean | number[] | string[];
+
+export interface ParsedArgs {
+  /** Option values by option name (`hot-experts`), only for options that were given. */
+  options: Record<string, OptionValue>;
+  /** Arguments that are not options, in order. */
+  positionals: string[];
+}
+
+function parseNumber(flag: string, raw: string, integer: boolean): number {
+  const x = raw.trim() === "" ? NaN : Number(raw);
+  if (!Number.isFinite(x) || (integer && !Number.isSafeInteger(x))) {
+    throw new CliError(`--${flag} must be ${integer ? "an integer" : "a number"}, got ${JSON.stringify(raw)}`);
+  }
+  return x;
+}
+
+/**
+ * Parses `argv` against `specs`. Accepts `--name value`, `--name=value`, and bare `--flag` for
+ * booleans. `--` ends options.
+ * @throws {CliError} on an unknown option, a missing value or a value of the wrong type.
+ */
+export function parseArgs(argv: readonly string[], specs: OptionSpecs): ParsedArgs {
+  const options: Record<string, OptionValue> = {};
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--") {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("--") || arg === "-") {
+      if (arg.startsWith("-") && arg !== "-" && !/^-\d/.test(arg)) {
+        throw new CliError(`unknown option ${JSON.stringify(arg)} (options are --${Object.keys(specs).join(", --")})`);
+      }
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    const spec = specs[name];
+    if (!spec) {
+      const known = Object.keys(specs);
+      throw new CliError(`unknown option --${name}${known.length ? ` (options are --${known.join(", --")})` : ""}`);
+    }
+    let raw: string | undefined = eq === -1 ? undefined : arg.slice(eq + 1);
+    if (spec.kind === "boolean") {
+      if (raw === undefined) options[name] = true;
+      else if (raw === "true" || raw === "false") options[name] = raw === "true";
+      else throw new CliError(`--${name} takes no value or true/false, got ${JSON.stringify(raw)}`);
+      continue;
+    }
+    if (raw === undefined) {
+      if (i + 1 >= argv.length) throw new CliError(`--${name} needs a value`);
+      raw = argv[++i];
+    }
+    switch (spec.kind) {
+      case "int":
+        options[name] = parseNumber(name, raw, true);
+        break;
+      case "number":
+        options[name] = parseNumber(name, raw, false);
+        break;
+      case "string":
+        options[name] = raw;
+        break;
+      case "numbers":
+        options[name] = raw.split(",").map((s) => parseNumber(name, s, false));
+        break;
+      case "strings": {
+        const prev = (options[name] as string[] | undefined) ?? [];
+        options[name] = [...prev, raw];
+        break;
+      }
+    }
+  }
+  return { options, positionals };
+}
+
+/** Renders the option list of a command for `--help`. */
+export function formatHelp(usage: string, summary: string, specs: OptionSpecs): string {
+  const lines = [`usage: ${usage}`, "", summary, ""];
+  const width = Math.max(0, ...Object.keys(specs).map((k) => k.length)) + 4;
+  for (const [name, spec] of Object.entries(specs)) {
+    const def = spec.default === undefined ? "" : ` (default ${spec.default})`;
+    lines.push(`  --${name.padEnd(width)}${spec.help}${def}`);
+  }
+  return lines.join("\n");
+}
+
+/** Options getters that keep command code short and typed. */
+export function getNumber(args: ParsedArgs, name: string, fallback: number): number {
+  const v = args.options[name];
+  return v === undefined ? fallback : (v as number);
+}
+
+export function getString(args: ParsedArgs, name: string, fallback: string): string;
+export function getString(args: ParsedArgs, name: string): string | undefined;
+export function getString(args: ParsedArgs, name: string, fallback?: string): string | undefined {
+  const v = args.options[name];
+  return v === undefined ? fallback : (v as string);
+}
+
+export function getFlag(args: ParsedArgs, name: string): boolean {
+  return args.options[name] === true;
+}
+
+/** A command of the `moe-lab` CLI. `run` returns the exit code. */
+export interface Command {
+  summary: string;
+  run(argv: string[], io: CommandIO): Promise<number> | number;
+}
+
+/** Where a command writes; tests pass buffers, `main` passes the process streams. */
+export interface CommandIO {
+  out(text: string): void;
+  err(text: string): void;
+}

@@ -1,0 +1,55 @@
+/**
+ * `moe-lab labnote`: prints the lab note's three output blocks (or `--json`), replaying its
+ * Python draws with the CPython-compatible stream.
+ */
+import { Command, parseArgs, formatHelp, getNumber, getFlag, OptionSpecs, CliError } from "./args";
+import { LAB_NOTE_DEFAULTS, runLabNote, formatLabNote, validateLabNoteParams } from "../lib/labnote";
+import { createPythonRandom } from "../lib/rng";
+
+const d = LAB_NOTE_DEFAULTS;
+const SPECS: OptionSpecs = {
+  seed: { kind: "int", help: "random seed, as Python's random.seed(int)", default: d.seed },
+  experts: { kind: "int", help: "number of experts (>= 2)", default: d.numExperts },
+  tokens: { kind: "int", help: "number of tokens routed (integer >= 1)", default: d.numTokens },
+  "hot-experts": { kind: "int", help: "size of the hot set, experts 0..N-1 (1 <= N < experts)", default: d.hotExperts },
+  "hot-fraction": { kind: "number", help: "probability a token goes to the hot set, in [0, 1]", default: d.hotFraction },
+  cap: { kind: "number", help: "cap per expert as a multiple of the mean load (> 0)", default: d.capFactor },
+  "idle-threshold": { kind: "number", help: "experts below this multiple of the mean get the overflow (>= 0)", default: d.idleThreshold },
+  json: { kind: "boolean", help: "print one JSON object (unrounded numbers and per-expert loads)" },
+  help: { kind: "boolean", help: "show this help" },
+};
+
+export const labnoteCommand: Command = {
+  summary: "reproduce the lab note's simulation and print its output (or --json)",
+  run(argv, io) {
+    const args = parseArgs(argv, SPECS);
+    if (getFlag(args, "help")) {
+      io.out(formatHelp("moe-lab labnote [options]", this.summary, SPECS) + "\n");
+      return 0;
+    }
+    if (args.positionals.length) throw new CliError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
+    const flagNames: Record<string, string> = {
+      numExperts: "--experts", numTokens: "--tokens", hotExperts: "--hot-experts", hotFraction: "--hot-fraction",
+      capFactor: "--cap", idleThreshold: "--idle-threshold", seed: "--seed",
+    };
+    let params;
+    try {
+      params = validateLabNoteParams({
+        seed: getNumber(args, "seed", d.seed),
+        numExperts: getNumber(args, "experts", d.numExperts),
+        numTokens: getNumber(args, "tokens", d.numTokens),
+        hotExperts: getNumber(args, "hot-experts", d.hotExperts),
+        hotFraction: getNumber(args, "hot-fraction", d.hotFraction),
+        capFactor: getNumber(args, "cap", d.capFactor),
+        idleThreshold: getNumber(args, "idle-threshold", d.idleThreshold),
+      });
+    } catch (e) {
+      // Speak in flags, not in parameter names.
+      const msg = (e as Error).message.replace(/^(\w+)/, (m) => flagNames[m] ?? m);
+      throw new CliError(msg);
+    }
+    const result = runLabNote(params, createPythonRandom(params.seed));
+    io.out(getFlag(args, "json") ? JSON.stringify(result) + "\n" : formatLabNote(result, params));
+    return 0;
+  },
+};

@@ -1,0 +1,210 @@
+/**
+ * Charts: plain Plotly figure objects (unit-testable data), and `show(figure)` to display one
+ * inline in a tslab notebook.
+ *
+ * `show` emits ONE display output carrying three renderings of the same figure:
+ * - `application/vnd.plotly.v1+json`: VS Code (and JupyterLab with jupyterlab-plotly) draw it;
+ * - `text/html`: a div and a script calling `Plotly.newPlot` (JupyterLab, and moe-lab's HTML export);
+ * - `text/plain`: a text summary for consoles and for front ends that run no JavaScript.
+ * The first `show` in a kernel also emits plotly.js itself (a loader output, tagged in its
+ * metadata so moe-lab's runner can drop it from saved notebooks: exported pages inline it once).
+ */
+import { createHash } from "crypto";
+import { readFileSync } from "fs";
+import { describeValue } from "./validate";
+
+/** One Plotly trace: `{ type: "bar", x: [...], y: [...], name: "..." , ... }`. */
+export type Trace = Record<string, unknown> & { type?: string; name?: string };
+/** Plotly layout: `{ title: {text}, xaxis: {title: {text}}, shapes: [...], ... }`. */
+export type Layout = Record<string, unknown>;
+
+/** A Plotly figure: the data of a chart, with no behaviour. */
+export interface Figure {
+  data: Trace[];
+  layout: Layout;
+}
+
+/** The MIME type of a Plotly figure output. */
+export const PLOTLY_MIME = "application/vnd.plotly.v1+json";
+
+/** Metadata key marking moe-lab's plotly.js loader output (dropped from saved notebooks). */
+export const LOADER_METADATA_KEY = "moe_lab_plotly_loader";
+
+const BASE_LAYOUT: Layout = {
+  template: undefined,
+  margin: { l: 60, r: 20, t: 50, b: 50 },
+  font: { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 13 },
+  height: 380,
+};
+
+/** Colours used across moe-lab's charts, so the same idea has the same colour everywhere. */
+export const COLORS = {
+  base: "#4C78A8",
+  hot: "#E45756",
+  eplb: "#54A24B",
+  mean: "#333333",
+  cap: "#F58518",
+  muted: "#9D9D9D",
+  series: ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D"],
+} as const;
+
+function axisTitle(text: string | undefined): Record<string, unknown> | undefined {
+  return text === undefined ? undefined : { title: { text } };
+}
+
+/** Options shared by the figure builders. */
+export interface FigureOptions {
+  title: string;
+  xTitle?: string;
+  yTitle?: string;
+  /** Extra layout keys merged last (e.g. `{ barmode: "group" }`). */
+  layout?: Layout;
+}
+
+/**
+ * Builds a figure from traces and options. All builders below go through it.
+ * @throws {TypeError} when `traces` is not an array or `title` is not a string.
+ * @example figure([{ type: "bar", x: [1], y: [2] }], { title: "t" }).layout.title // => { text: "t" }
+ */
+export function figure(traces: Trace[], options: FigureOptions): Figure {
+  if (!Array.isArray(traces)) throw new TypeError(`traces must be an array of Plotly traces, got ${describeValue(traces)}`);
+  if (typeof options?.title !== "string") {
+    throw new TypeError(`options.title must be a string, got ${describeValue(options?.title)}`);
+  }
+  const layout: Layout = {
+    ...BASE_LAYOUT,
+    title: { text: options.title },
+    xaxis: axisTitle(options.xTitle),
+    yaxis: axisTitle(options.yTitle),
+    ...(options.layout ?? {}),
+  };
+  for (const k of Object.keys(layout)) if (layout[k] === undefined) delete layout[k];
+  return { data: traces.map((t) => ({ ...t })), layout };
+}
+
+/** A horizontal dashed reference line across the plot (mean, cap...), as a layout shape. */
+export function horizontalLine(y: number, color: string, label: string): { shape: Record<string, unknown>; annotation: Record<string, unknown> } {
+  return {
+    shape: { type: "line", xref: "paper", x0: 0, x1: 1, y0: y, y1: y, line: { color, width: 2, dash: "dash" } },
+    annotation: { xref: "paper", x: 1, y, xanchor: "right", yanchor: "bottom", text: label, showarrow: false, font: { color } },
+  };
+}
+
+/** A vertical dashed reference line, as a layout shape with its label. */
+export function verticalLine(x: number, color: string, label: string): { shape: Record<string, unknown>; annotation: Record<string, unknown> } {
+  return {
+    shape: { type: "line", yref: "paper", y0: 0, y1: 1, x0: x, x1: x, line: { color, width: 2, dash: "dash" } },
+    annotation: { yref: "paper", y: 1, x, xanchor: "left", yanchor: "top", text: label, showarrow: false, font: { color } },
+  };
+}
+
+/** Adds reference lines (from `horizontalLine`/`verticalLine`) to a figure, returning a new figure. */
+export function withLines(fig: Figure, lines: Array<{ shape: Record<string, unknown>; annotation: Record<string, unknown> }>): Figure {
+  const shapes = [...((fig.layout.shapes as unknown[]) ?? []), ...lines.map((l) => l.shape)];
+  const annotations = [...((fig.layout.annotations as unknown[]) ?? []), ...lines.map((l) => l.annotation)];
+  return { data: fig.data, layout: { ...fig.layout, shapes, annotations } };
+}
+
+/**
+ * A one-line-per-trace text summary of a figure: the `text/plain` rendering.
+ * @example figureSummary(figure([{ type: "bar", name: "load", y: [1, 5] }], { title: "Loads" }))
+ * // => "[chart] Loads\n  load (bar): 2 points, y from 1 to 5"
+ */
+export function figureSummary(fig: Figure): string {
+  const title = (fig.layout.title as { text?: string } | undefined)?.text ?? "(untitled)";
+  const lines = [`[chart] ${title}`];
+  fig.data.forEach((t, i) => {
+    const ys = (Array.isArray(t.y) ? t.y : Array.isArray(t.x) ? t.x : []) as unknown[];
+    const nums = ys.filter((v): v is number => typeof v === "number" && Number.isFinite(v));
+    let range = "";
+    if (nums.length) {
+      let lo = nums[0];
+      let hi = nums[0];
+      for (const v of nums) {
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+      range = `, ${Array.isArray(t.y) ? "y" : "x"} from ${+lo.toPrecision(6)} to ${+hi.toPrecision(6)}`;
+    }
+    lines.push(`  ${t.name ?? `trace ${i}`} (${t.type ?? "scatter"}): ${ys.length} points${range}`);
+  });
+  return lines.join("\n");
+}
+
+/** A short, stable id for a figure (hash of its JSON): deterministic outputs, no counters. */
+export function figureId(fig: Figure): string {
+  return "moe-lab-chart-" + createHash("sha1").update(JSON.stringify(fig)).digest("hex").slice(0, 12);
+}
+
+/** Escapes `</` so JSON can sit inside a `<script>` element without closing it. */
+export function jsonForScript(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, "\\u003c").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+}
+
+/** The `text/html` rendering: a div and a script that draws into it once Plotly is loaded. */
+export function figureHtml(fig: Figure, id = figureId(fig)): string {
+  return (
+    `<div id="${id}" class="moe-lab-chart" style="width:100%;min-height:${Number(fig.layout.height) || 380}px"></div>\n` +
+    `<script>(function(){var f=${jsonForScript(fig)};` +
+    `function draw(){window.Plotly.newPlot("${id}",f.data,f.layout,{responsive:true,displaylogo:false});}` +
+    `if(window.Plotly){draw();}else{var n=0,t=setInterval(function(){if(window.Plotly){clearInterval(t);draw();}else if(++n>100){clearInterval(t);` +
+    `document.getElementById("${id}").textContent="(interactive chart: plotly.js is not loaded in this page)";}},100);}})();</script>`
+  );
+}
+
+/** The three renderings of a figure, keyed by MIME type: what `show` displays. */
+export function figureBundle(fig: Figure): Record<string, unknown> {
+  return {
+    [PLOTLY_MIME]: { data: fig.data, layout: fig.layout },
+    "text/html": figureHtml(fig),
+    "text/plain": figureSummary(fig),
+  };
+}
+
+type WriteDisplayData = (msg: { data: Record<string, unknown>; metadata: Record<string, unknown>; transient: Record<string, unknown> }, update: boolean) => void;
+
+function tslabWriter(): WriteDisplayData | null {
+  try {
+    // tslab's internal hook: the only way to emit several MIME types in one output (tslab 1.0.22).
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const jupyter = require("tslab/dist/jupyter") as { lastWriteDisplayData: WriteDisplayData | null };
+    return jupyter.lastWriteDisplayData;
+  } catch {
+    return null;
+  }
+}
+
+/** plotly.min.js as text, read from the installed plotly.js-dist-min package. */
+export function plotlyScript(): string {
+  return readFileSync(require.resolve("plotly.js-dist-min/plotly.min.js"), "utf8");
+}
+
+/**
+ * Displays a figure inline in a tslab notebook (one output, three MIME types). Outside a
+ * notebook (plain Node), prints the text summary instead.
+ * @throws {TypeError} when `fig` is not a figure.
+ */
+export function show(fig: Figure): void {
+  if (!fig || !Array.isArray(fig.data) || typeof fig.layout !== "object") {
+    throw new TypeError(`fig must be a Plotly figure {data, layout}, got ${describeValue(fig)}`);
+  }
+  const write = tslabWriter();
+  if (!write) {
+    console.log(figureSummary(fig));
+    return;
+  }
+  const g = globalThis as { __moeLabPlotlyLoaded?: boolean };
+  if (!g.__moeLabPlotlyLoaded) {
+    // Kernel-wide (not module) state: plotly.js is injected once per kernel session.
+    g.__moeLabPlotlyLoaded = true;
+    write(
+      {
+        data: { "text/html": `<script type="text/javascript">${plotlyScript().replace(/<\/script/gi, "<\\/script")}</script>` },
+        metadata: { [LOADER_METADATA_KEY]: true },
+        transient: {},
+      },
+      false,
+    );
+  }
+  write({ data: figureBundle(fig), metadata: {}, transient: {} }, false);
+}
