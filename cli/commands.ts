@@ -4,7 +4,9 @@
  */
 import type { Command } from "./args";
 import { labnoteCommand } from "./labnote";
+import { runCommand } from "./run";
 
 export const COMMANDS: Record<string, Command> = {
   labnote: labnoteCommand,
+  run: runCommand,
 };

@@ -1,0 +1,228 @@
+/**
+ * `moe-lab run`: executes notebooks with the in-process tslab runner and writes the executed
+ * notebooks and their offline HTML pages (plus an index) to a build folder. The source notebooks
+ * are only read, never written.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from "fs";
+import { availableParallelism } from "os";
+import { basename, dirname, join, relative, resolve } from "path";
+import { Command, CliError, parseArgs, formatHelp, getFlag, getNumber, getString, OptionSpecs, CommandIO } from "./args";
+import {
+  Notebook,
+  readNotebook,
+  serializeNotebook,
+  writeFileAtomic,
+  listParameters,
+  coerceParameter,
+  injectParameters,
+  notebookSummary,
+  NotebookError,
+  ParamValue,
+  checkNotebook,
+} from "../lib/notebook";
+import { executeNotebook } from "../lib/runner";
+import { exportNotebookHtml, exportIndexHtml } from "../lib/export-html";
+import { plotlyScript } from "../lib/charts";
+import { repoRoot } from "../lib/paths";
+
+const SPECS: OptionSpecs = {
+  all: { kind: "boolean", help: "run every notebook in notebooks/ (the default when none is named)" },
+  out: { kind: "string", help: "folder for executed notebooks and HTML pages", default: "build" },
+  param: { kind: "strings", help: "override a parameter: --param name=value (repeatable; one notebook only)" },
+  "list-params": { kind: "boolean", help: "list the notebook's parameters and defaults, run nothing" },
+  check: { kind: "boolean", help: "re-execute and fail if outputs differ from those already in --out; writes nothing" },
+  "no-html": { kind: "boolean", help: "write executed notebooks only" },
+  timeout: { kind: "number", help: "seconds a cell may run before it is stopped", default: 300 },
+  jobs: { kind: "int", help: "notebooks run in parallel", default: "number of CPUs (max 4)" },
+  quiet: { kind: "boolean", help: "print only failures and the summary" },
+  help: { kind: "boolean", help: "show this help" },
+};
+
+/** moe-lab's version, from package.json. */
+export function moeLabVersion(): string {
+  return (JSON.parse(readFileSync(join(repoRoot(), "package.json"), "utf8")) as { version: string }).version;
+}
+
+function notebookFiles(positionals: string[], all: boolean): string[] {
+  if (positionals.length && all) throw new CliError("give notebooks or --all, not both");
+  if (positionals.length) return positionals.map((p) => resolve(p));
+  const dir = join(repoRoot(), "notebooks");
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".ipynb"))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+function parseParamFlags(raw: string[], nb: Notebook, file: string): Record<string, ParamValue> {
+  const params = listParameters(nb, file);
+  const valid = params.map((p) => `${p.name}=${JSON.stringify(p.defaultValue)}`).join(", ");
+  if (raw.length && params.length === 0) throw new CliError(`${file} has no cell tagged "parameters": it takes no --param`);
+  const out: Record<string, ParamValue> = {};
+  for (const r of raw) {
+    const eq = r.indexOf("=");
+    if (eq <= 0) throw new CliError(`--param must be name=value, got ${JSON.stringify(r)}; valid: ${valid}`);
+    const name = r.slice(0, eq);
+    const p = params.find((q) => q.name === name);
+    if (!p) throw new CliError(`unknown parameter ${name} for ${file}; valid: ${valid}`);
+    try {
+      out[name] = coerceParameter(p, r.slice(eq + 1));
+    } catch (e) {
+      throw new CliError(`${(e as Error).message}; valid: ${valid}`);
+    }
+  }
+  return out;
+}
+
+interface Job {
+  file: string;
+  rel: string;
+  name: string;
+  notebook: Notebook;
+}
+
+async function runPool<T>(items: T[], jobs: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(jobs, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  });
+  await Promise.all(workers);
+}
+
+function fmtBytes(n: number): string {
+  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MB` : `${Math.round(n / 1024)} kB`;
+}
+
+export const runCommand: Command = {
+  summary: "execute notebooks (in-process tslab) and write executed notebooks + offline HTML",
+  async run(argv: string[], io: CommandIO): Promise<number> {
+    const args = parseArgs(argv, SPECS);
+    if (getFlag(args, "help")) {
+      io.out(formatHelp("moe-lab run [notebook.ipynb ...] [options]", this.summary, SPECS) + "\n");
+      return 0;
+    }
+    const cwd = process.cwd();
+    const files = notebookFiles(args.positionals, getFlag(args, "all"));
+    if (files.length === 0) throw new CliError("no notebooks to run");
+    const rawParams = (args.options.param as string[] | undefined) ?? [];
+    if (rawParams.length && files.length !== 1) throw new CliError("--param needs exactly one notebook");
+
+    // Read and check everything first: a bad input writes nothing.
+    const jobs: Job[] = files.map((file) => {
+      const rel = relative(cwd, file) || file;
+      if (!file.endsWith(".ipynb")) throw new CliError(`${rel}: not a notebook (expected a .ipynb file)`);
+      let notebook: Notebook;
+      try {
+        notebook = readNotebook(file);
+      } catch (e) {
+        if (e instanceof NotebookError) throw new CliError(e.message.replace(file, rel));
+        throw e;
+      }
+      return { file, rel, name: basename(file, ".ipynb"), notebook };
+    });
+
+    if (getFlag(args, "list-params")) {
+      for (const j of jobs) {
+        const params = listParameters(j.notebook, j.rel);
+        io.out(`${j.rel}: ${params.length ? "" : "no parameters cell"}\n`);
+        for (const p of params) io.out(`  ${p.name.padEnd(20)} ${p.type.padEnd(8)} default ${JSON.stringify(p.defaultValue)}${p.comment ? `  // ${p.comment}` : ""}\n`);
+      }
+      return 0;
+    }
+    if (rawParams.length) {
+      try {
+        const overrides = parseParamFlags(rawParams, jobs[0].notebook, jobs[0].rel);
+        jobs[0].notebook = injectParameters(jobs[0].notebook, overrides, jobs[0].rel);
+      } catch (e) {
+        if (e instanceof NotebookError) throw new CliError(e.message);
+        throw e;
+      }
+    }
+
+    const outDir = resolve(getString(args, "out", "build"));
+    if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new CliError(`--out ${relative(cwd, outDir) || outDir} is a file, not a folder`);
+    const check = getFlag(args, "check");
+    const html = !getFlag(args, "no-html");
+    const quiet = getFlag(args, "quiet");
+    const timeout = getNumber(args, "timeout", 300);
+    if (!(timeout > 0)) throw new CliError(`--timeout must be > 0 seconds, got ${timeout}`);
+    const parallel = getNumber(args, "jobs", Math.min(4, availableParallelism()));
+    if (!(parallel >= 1)) throw new CliError(`--jobs must be >= 1, got ${parallel}`);
+    const version = moeLabVersion();
+    const plotlyJs = html ? plotlyScript() : "";
+    const outRel = relative(cwd, outDir) || ".";
+
+    const failures: string[] = [];
+    const mismatches: string[] = [];
+    const written: string[] = [];
+    const t0 = Date.now();
+    await runPool(jobs, parallel, async (job) => {
+      const start = Date.now();
+      if (!quiet) io.err(`[${job.name}] running (${job.notebook.cells.filter((c) => c.cell_type === "code").length} code cells)\n`);
+      const { notebook, failure } = await executeNotebook(job.notebook, {
+        cwd: dirname(job.file),
+        cellTimeoutSeconds: timeout,
+        onProgress: (e) => {
+          if (!quiet && e.kind === "cell-done" && e.seconds >= 2) io.err(`[${job.name}] cell ${e.cellNumber} took ${e.seconds.toFixed(1)} s\n`);
+        },
+      });
+      if (failure) {
+        failures.push(`${job.rel}: cell ${failure.cellNumber} failed:\n${failure.message.replace(/^/gm, "    ")}`);
+        return;
+      }
+      const nbText = serializeNotebook(notebook);
+      const page = html ? exportNotebookHtml(notebook, { plotlyJs, version, fileName: basename(job.file) }) : null;
+      const nbOut = join(outDir, `${job.name}.ipynb`);
+      const htmlOut = join(outDir, `${job.name}.html`);
+      if (check) {
+        const same = (f: string, text: string): boolean => existsSync(f) && readFileSync(f, "utf8") === text;
+        if (!same(nbOut, nbText)) mismatches.push(relative(cwd, nbOut));
+        if (page && !same(htmlOut, page.html)) mismatches.push(relative(cwd, htmlOut));
+      } else {
+        writeFileAtomic(nbOut, nbText);
+        written.push(`${relative(cwd, nbOut)}`);
+        if (page) {
+          writeFileAtomic(htmlOut, page.html);
+          written.push(`${relative(cwd, htmlOut)} (${fmtBytes(Buffer.byteLength(page.html))}, ${page.charts} charts)`);
+        }
+      }
+      if (!quiet) io.err(`[${job.name}] done in ${((Date.now() - start) / 1000).toFixed(1)} s\n`);
+    });
+
+    if (html && !check && written.length) {
+      const entries = readdirSync(outDir)
+        .filter((f) => f.endsWith(".ipynb") && existsSync(join(outDir, f.replace(/\.ipynb$/, ".html"))))
+        .sort()
+        .map((f) => {
+          let nb: Notebook;
+          try {
+            nb = checkNotebook(JSON.parse(readFileSync(join(outDir, f), "utf8")), f);
+          } catch {
+            return null;
+          }
+          const s = notebookSummary(nb);
+          return { href: f.replace(/\.ipynb$/, ".html"), title: s.title, purpose: s.purpose };
+        })
+        .filter((e): e is { href: string; title: string; purpose: string } => e !== null);
+      writeFileAtomic(join(outDir, "index.html"), exportIndexHtml(entries, version));
+      written.push(`${relative(cwd, join(outDir, "index.html"))}`);
+    }
+
+    const secs = ((Date.now() - t0) / 1000).toFixed(1);
+    for (const w of written) io.out(`wrote ${w}\n`);
+    if (failures.length) {
+      for (const f of failures) io.err(`moe-lab run: ${f}\n`);
+      io.err(`moe-lab run: ${failures.length} of ${jobs.length} notebook(s) failed (${secs} s); their previous outputs in ${outRel} are untouched\n`);
+      return 1;
+    }
+    if (check) {
+      if (mismatches.length) {
+        io.err(`moe-lab run --check: outputs differ from ${outRel}: ${mismatches.join(", ")}\n`);
+        return 1;
+      }
+      io.out(`check passed: ${jobs.length} notebook(s) reproduce ${outRel} byte for byte (${secs} s)\n`);
+      return 0;
+    }
+    io.out(`${jobs.length} notebook(s) executed in ${secs} s; open ${relative(cwd, join(outDir, html ? "index.html" : "")) || outRel}\n`);
+    return 0;
+  },
+};
