@@ -11,7 +11,7 @@
  */
 import { createHash } from "crypto";
 import { readFileSync } from "fs";
-import { describeValue } from "./validate";
+import { describeValue, requireInteger, requireNumber, requireNumberArray } from "./validate";
 
 /** One Plotly trace: `{ type: "bar", x: [...], y: [...], name: "..." , ... }`. */
 export type Trace = Record<string, unknown> & { type?: string; name?: string };
@@ -207,4 +207,46 @@ export function show(fig: Figure): void {
     );
   }
   write({ data: figureBundle(fig), metadata: {}, transient: {} }, false);
+}
+
+/** Options of `expertLoadFigure`. */
+export interface ExpertLoadFigureOptions {
+  title: string;
+  /** Experts 0..hotExperts-1 are drawn in the "hot" colour. Default 0 (none). */
+  hotExperts?: number;
+  /** Draws a dashed line at the mean load when given. */
+  meanLoad?: number;
+  /** Draws a dashed line at the cap when given. */
+  cap?: number;
+  /** Name of the bar trace. Default "load". */
+  name?: string;
+  yTitle?: string;
+}
+
+/**
+ * A bar chart of per-expert loads, hot experts highlighted, with optional mean and cap lines.
+ * Used by notebooks 01 (baseline skew) and 03 (EPLB).
+ * @throws {TypeError|RangeError} on a bad load vector.
+ * @example expertLoadFigure([3, 1], { title: "t", hotExperts: 1 }).data[0].marker // => { color: ["#E45756", "#4C78A8"] }
+ */
+export function expertLoadFigure(loads: ArrayLike<number>, options: ExpertLoadFigureOptions): Figure {
+  const ys = Array.from(requireNumberArray("loads", loads, { min: 0 }));
+  const hot = requireInteger("hotExperts", options.hotExperts ?? 0, { min: 0, max: ys.length });
+  const lines = [];
+  if (options.meanLoad !== undefined) lines.push(horizontalLine(requireNumber("meanLoad", options.meanLoad), COLORS.mean, `mean ${+options.meanLoad.toFixed(1)}`));
+  if (options.cap !== undefined) lines.push(horizontalLine(requireNumber("cap", options.cap), COLORS.cap, `cap ${+options.cap.toFixed(1)}`));
+  const fig = figure(
+    [
+      {
+        type: "bar",
+        name: options.name ?? "load",
+        x: ys.map((_, i) => i),
+        y: ys,
+        marker: { color: ys.map((_, i) => (i < hot ? COLORS.hot : COLORS.base)) },
+        hovertemplate: "expert %{x}: %{y} tokens<extra></extra>",
+      },
+    ],
+    { title: options.title, xTitle: "expert", yTitle: options.yTitle ?? "tokens", layout: { bargap: 0.1, showlegend: false } },
+  );
+  return lines.length ? withLines(fig, lines) : fig;
 }

@@ -171,7 +171,8 @@ export function getGpu(id: string, hardware: HardwareData = loadHardware()): Gpu
   if (typeof id !== "string") throw new TypeError(`gpu must be a string, got ${describeValue(id)}`);
   const known = listGpus(hardware);
   const key = id.trim().toLowerCase().split(/[_\- ]/)[0];
-  return hardware.gpus[requireOneOf("gpu", key, known)] ?? hardware.gpus[key];
+  if (!known.includes(key)) throw new RangeError(`gpu must be one of ${known.join(", ")}, got ${describeValue(id)}`);
+  return hardware.gpus[key];
 }
 
 /**

@@ -1,0 +1,238 @@
+/**
+ * Calibration data: the CSV that tools/calibrate_experts.py writes on a GPU, its parser, the
+ * loader for data/calibration/*.csv, the load patterns of the grouped runs, and synthetic rows
+ * (made from known factors) for testing the fit.
+ * Introduced in notebooks/05-throughput-model.ipynb.
+ */
+import { existsSync, readdirSync, readFileSync } from "fs";
+import { dataPath } from "../paths";
+import type { GpuSpec } from "../hardware";
+import type { Rng } from "../rng";
+import { describeValue, requireInteger, requireNumber, requireOneOf } from "../validate";
+import { DEFAULT_FACTORS, ExpertShape, RooflineFactors, rankExpertTime, validateExpertShape } from "./roofline";
+
+/** How tokens are spread over the experts of a grouped run. */
+export type LoadPattern = "balanced" | "skewed" | "single";
+
+/** The load patterns of the grouped runs. */
+export const LOAD_PATTERNS: readonly LoadPattern[] = ["balanced", "skewed", "single"];
+
+/** One timed configuration. */
+export interface CalibrationRow {
+  /** "single": one expert; "grouped": a rank holding `numExperts` experts (grouped GEMM). */
+  kind: "single" | "grouped";
+  hiddenSize: number;
+  intermediateSize: number;
+  /** Experts on the rank (1 for single). */
+  numExperts: number;
+  /** Load pattern ("single" for single-expert rows). */
+  loadPattern: LoadPattern;
+  /** Token copies processed in total. */
+  totalTokens: number;
+  /** Experts with at least one token. */
+  activeExperts: number;
+  /** Tokens of the most-loaded expert. */
+  maxExpertTokens: number;
+  /** Median measured time (seconds). */
+  medianSeconds: number;
+}
+
+/** A parsed calibration file. */
+export interface CalibrationFile {
+  /** Repo-relative path, e.g. "data/calibration/h100.csv". */
+  file: string;
+  /** The `# key: value` header comments (gpu, driver, torch, date, ...). */
+  meta: Record<string, string>;
+  rows: CalibrationRow[];
+}
+
+/** What `loadCalibration` found. */
+export interface CalibrationSet {
+  /** True when at least one CSV exists under data/calibration/. */
+  present: boolean;
+  /** "data/calibration". */
+  directory: string;
+  files: CalibrationFile[];
+  /** One sentence for a notebook or the CLI. */
+  message: string;
+}
+
+/** CSV columns, in the order tools/calibrate_experts.py writes them. */
+export const CALIBRATION_COLUMNS = [
+  "kind",
+  "dtype",
+  "hidden",
+  "intermediate",
+  "num_experts",
+  "load_pattern",
+  "total_tokens",
+  "active_experts",
+  "max_expert_tokens",
+  "median_us",
+  "p10_us",
+  "p90_us",
+  "repeats",
+] as const;
+
+/**
+ * Tokens per expert for a grouped run: "balanced" spreads evenly (remainder to the lowest
+ * indices), "skewed" follows 1/(i+1) (floor, remainder one each to the lowest indices),
+ * "single" puts everything on expert 0. tools/calibrate_experts.py uses the same rule.
+ * @throws {RangeError} for negative tokens or fewer than 1 expert.
+ * @example groupedLoads("skewed", 10, 4) // => [5, 2, 2, 1]
+ */
+export function groupedLoads(pattern: LoadPattern, totalTokens: number, numExperts: number): number[] {
+  requireOneOf("pattern", pattern, LOAD_PATTERNS);
+  requireInteger("totalTokens", totalTokens, { min: 0 });
+  requireInteger("numExperts", numExperts, { min: 1 });
+  const loads = new Array<number>(numExperts).fill(0);
+  if (pattern === "single") {
+    loads[0] = totalTokens;
+    return loads;
+  }
+  const w = loads.map((_, i) => (pattern === "balanced" ? 1 : 1 / (i + 1)));
+  const sumW = w.reduce((a, b) => a + b, 0);
+  let given = 0;
+  for (let i = 0; i < numExperts; i++) {
+    loads[i] = Math.floor((totalTokens * w[i]) / sumW);
+    given += loads[i];
+  }
+  for (let i = 0; given < totalTokens; i = (i + 1) % numExperts, given++) loads[i]++;
+  return loads;
+}
+
+function parseCsvNumber(file: string, line: number, col: string, raw: string, integer: boolean): number {
+  const x = raw.trim() === "" ? NaN : Number(raw);
+  if (!Number.isFinite(x) || (integer && !Number.isSafeInteger(x)) || x < 0) {
+    throw new RangeError(`${file} line ${line}: ${col} must be a ${integer ? "non-negative integer" : "non-negative number"}, got ${JSON.stringify(raw)}`);
+  }
+  return x;
+}
+
+/**
+ * Parses a calibration CSV: `# key: value` comment lines (provenance), a header line, then rows.
+ * Only bf16 rows are returned (the fit is for BF16 weights).
+ * @param file name used in error messages.
+ * @throws {RangeError} naming the file, line and column of a missing column or malformed value.
+ * @example parseCalibrationCsv("# gpu: H100\nkind,dtype,hidden,...", "x.csv").meta.gpu // => "H100"
+ */
+export function parseCalibrationCsv(text: string, file = "calibration.csv"): CalibrationFile {
+  if (typeof text !== "string") throw new TypeError(`text must be a string, got ${describeValue(text)}`);
+  const meta: Record<string, string> = {};
+  const rows: CalibrationRow[] = [];
+  let header: string[] | null = null;
+  const lines = text.split(/\r?\n/);
+  for (let n = 0; n < lines.length; n++) {
+    const line = lines[n].trim();
+    if (line === "") continue;
+    if (line.startsWith("#")) {
+      const m = /^#\s*([\w .-]+?)\s*:\s*(.*)$/.exec(line);
+      if (m) meta[m[1]] = m[2];
+      continue;
+    }
+    const cells = line.split(",").map((c) => c.trim());
+    if (!header) {
+      header = cells;
+      for (const c of CALIBRATION_COLUMNS) {
+        if (!header.includes(c)) throw new RangeError(`${file} line ${n + 1}: header must have column ${c} (columns: ${CALIBRATION_COLUMNS.join(",")})`);
+      }
+      continue;
+    }
+    if (cells.length !== header.length) throw new RangeError(`${file} line ${n + 1}: expected ${header.length} cells, got ${cells.length}`);
+    const get = (c: string): string => cells[(header as string[]).indexOf(c)];
+    const kind = get("kind");
+    if (kind !== "single" && kind !== "grouped") throw new RangeError(`${file} line ${n + 1}: kind must be single or grouped, got ${JSON.stringify(kind)}`);
+    const pattern = get("load_pattern");
+    if (!(LOAD_PATTERNS as readonly string[]).includes(pattern)) {
+      throw new RangeError(`${file} line ${n + 1}: load_pattern must be one of ${LOAD_PATTERNS.join(", ")}, got ${JSON.stringify(pattern)}`);
+    }
+    if (get("dtype") !== "bf16") continue;
+    const int = (c: string): number => parseCsvNumber(file, n + 1, c, get(c), true);
+    const row: CalibrationRow = {
+      kind,
+      hiddenSize: int("hidden"),
+      intermediateSize: int("intermediate"),
+      numExperts: int("num_experts"),
+      loadPattern: pattern as LoadPattern,
+      totalTokens: int("total_tokens"),
+      activeExperts: int("active_experts"),
+      maxExpertTokens: int("max_expert_tokens"),
+      medianSeconds: parseCsvNumber(file, n + 1, "median_us", get("median_us"), false) * 1e-6,
+    };
+    if (row.medianSeconds <= 0) throw new RangeError(`${file} line ${n + 1}: median_us must be > 0, got ${get("median_us")}`);
+    rows.push(row);
+  }
+  if (!header) throw new RangeError(`${file}: no header line (columns: ${CALIBRATION_COLUMNS.join(",")})`);
+  return { file, meta, rows };
+}
+
+/**
+ * Loads every data/calibration/*.csv (sorted by name). When the folder or the files are absent,
+ * says so: `present: false` and a message naming the script that makes them.
+ * @throws {RangeError} from `parseCalibrationCsv` for a malformed file.
+ * @example loadCalibration().directory // => "data/calibration"
+ */
+export function loadCalibration(): CalibrationSet {
+  const dir = dataPath("calibration");
+  const names = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".csv")).sort() : [];
+  const files = names.map((f) => parseCalibrationCsv(readFileSync(dataPath("calibration", f), "utf8"), `data/calibration/${f}`));
+  const present = files.length > 0;
+  return {
+    present,
+    directory: "data/calibration",
+    files,
+    message: present
+      ? `${files.length} calibration file(s): ${files.map((f) => `${f.file} (${f.rows.length} rows, gpu ${f.meta.gpu ?? "unknown"})`).join("; ")}`
+      : "no calibration CSV under data/calibration/ yet: run tools/calibrate_experts.py on a GPU; until then the model uses DEFAULT_FACTORS (assumed, not measured)",
+  };
+}
+
+/** Options of `syntheticCalibrationRows`. */
+export interface SyntheticOptions {
+  /** Expert shapes to "measure". */
+  shapes: ExpertShape[];
+  /** Token counts for single-expert rows (and totals for grouped rows). */
+  tokenCounts: number[];
+  /** The true factors the rows are made from. */
+  factors?: RooflineFactors;
+  /** Experts per rank for grouped rows (0: no grouped rows). Default 16. */
+  groupedExperts?: number;
+  /** Relative noise amplitude: each time is multiplied by 1 + noise x u, u uniform in [-1, 1). Default 0. */
+  noise?: number;
+  /** Needed when noise > 0. */
+  rng?: Rng;
+}
+
+/**
+ * Calibration rows computed from the roofline with known factors (plus optional seeded noise):
+ * what a perfect measurement of a roofline GPU would give. Used to test that the fit recovers them.
+ * @throws {RangeError} for bad shapes, token counts or noise; {TypeError} when noise > 0 without an rng.
+ * @example syntheticCalibrationRows(getGpu("h100"), { shapes: [{ hiddenSize: 7168, intermediateSize: 2048 }], tokenCounts: [1, 2], groupedExperts: 0 }).length // => 2
+ */
+export function syntheticCalibrationRows(gpu: GpuSpec, options: SyntheticOptions): CalibrationRow[] {
+  const factors = options.factors ?? DEFAULT_FACTORS;
+  const noise = requireNumber("options.noise", options.noise ?? 0, { min: 0, max: 0.5 });
+  const groupedExperts = requireInteger("options.groupedExperts", options.groupedExperts ?? 16, { min: 0 });
+  if (noise > 0 && (!options.rng || typeof options.rng.random !== "function")) throw new TypeError(`options.rng must be an Rng when options.noise > 0, got ${describeValue(options.rng)}`);
+  if (!Array.isArray(options.shapes) || options.shapes.length === 0) throw new TypeError(`options.shapes must be a non-empty array, got ${describeValue(options.shapes)}`);
+  const rows: CalibrationRow[] = [];
+  const jitter = (s: number): number => (noise > 0 ? s * (1 + noise * (2 * (options.rng as Rng).random() - 1)) : s);
+  options.shapes.forEach((shape, si) => {
+    validateExpertShape(shape, `options.shapes[${si}]`);
+    for (const [ti, t] of options.tokenCounts.entries()) {
+      requireInteger(`options.tokenCounts[${ti}]`, t, { min: 1 });
+      const s = rankExpertTime({ tokens: t, activeExperts: 1 }, shape, gpu, factors).seconds;
+      rows.push({ kind: "single", hiddenSize: shape.hiddenSize, intermediateSize: shape.intermediateSize, numExperts: 1, loadPattern: "single", totalTokens: t, activeExperts: 1, maxExpertTokens: t, medianSeconds: jitter(s) });
+    }
+    if (groupedExperts === 0) return;
+    for (const pattern of LOAD_PATTERNS) {
+      for (const t of options.tokenCounts) {
+        const loads = groupedLoads(pattern, t, groupedExperts);
+        const activeExperts = loads.filter((x) => x > 0).length;
+        const s = rankExpertTime({ tokens: t, activeExperts }, shape, gpu, factors).seconds;
+        rows.push({ kind: "grouped", hiddenSize: shape.hiddenSize, intermediateSize: shape.intermediateSize, numExperts: groupedExperts, loadPattern: pattern, totalTokens: t, activeExperts, maxExpertTokens: Math.max(...loads), medianSeconds: jitter(s) });
+      }
+    }
+  });
+  return rows;
+}

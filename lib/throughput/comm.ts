@@ -1,0 +1,102 @@
+/**
+ * All-to-all time under expert parallelism, from DeepEP's measured bandwidth tables
+ * (data/hardware.json, measured on H800).
+ *
+ * Each direction (dispatch, combine) takes fixedLatency + bytes / bandwidth, where bytes is the
+ * larger of what a rank sends (its tokens x top-k copies) and what the hottest rank receives
+ * (its token copies), in DeepEP's logical-bandwidth convention. Dispatch is FP8 (1 byte per
+ * element plus one 4-byte scale per 128 elements), combine BF16. Small batches (<= the
+ * low-latency benchmark's 128 tokens per rank) use the low-latency kernel's bandwidth, larger
+ * ones the normal kernel's; EP degrees between table rows interpolate on log2(ep), outside
+ * them clamp to the nearest row.
+ * Introduced in notebooks/05-throughput-model.ipynb.
+ */
+import type { DeepEpTables } from "../hardware";
+import { describeValue, requireInteger, requireNumber, requireOneOf } from "../validate";
+
+/** Which DeepEP kernel family. */
+export type AllToAllKernel = "normal" | "lowLatency";
+
+/**
+ * Fixed time per all-to-all call (microseconds). ASSUMED, not measured: DeepEP publishes
+ * bandwidth at fixed sizes, not a zero-size latency; 10 us keeps tiny batches from costing nothing.
+ */
+export const DEFAULT_ALL_TO_ALL_LATENCY_US = 10;
+
+/** Inputs of `allToAllTime`. */
+export interface AllToAllInput {
+  /** Tokens each rank sends (its attention batch), before top-k duplication. */
+  tokensPerRank: number;
+  /** Experts per token. */
+  topK: number;
+  /** Hidden size (elements). */
+  hiddenSize: number;
+  /** Expert-parallel degree (1: no communication). */
+  ep: number;
+  /** Token copies received by the hottest rank (default: tokensPerRank x topK, i.e. balanced). */
+  maxReceivedCopies?: number;
+  /** "auto" (default): low-latency kernel up to 128 tokens per rank, else normal. */
+  kernel?: AllToAllKernel | "auto";
+  /** Fixed latency per call (microseconds), default `DEFAULT_ALL_TO_ALL_LATENCY_US`. */
+  fixedLatencyUs?: number;
+}
+
+/** Modelled dispatch and combine. */
+export interface AllToAllTime {
+  /** dispatch + combine (seconds). */
+  seconds: number;
+  dispatchSeconds: number;
+  combineSeconds: number;
+  kernel: AllToAllKernel;
+  dispatchGBps: number;
+  combineGBps: number;
+  /** Bytes moved by the busiest rank in each direction. */
+  dispatchBytes: number;
+  combineBytes: number;
+}
+
+/**
+ * Interpolates a table column at an EP degree on log2(ep), clamping outside the table.
+ * @example interpolateOnEp([{ ep: 8, v: 100 }, { ep: 32, v: 50 }], 16, (r) => r.v) // => 75
+ */
+export function interpolateOnEp<T extends { ep: number }>(rows: readonly T[], ep: number, value: (row: T) => number): number {
+  if (!Array.isArray(rows) || rows.length === 0) throw new TypeError(`rows must be a non-empty table, got ${describeValue(rows)}`);
+  requireNumber("ep", ep, { min: 1 });
+  if (ep <= rows[0].ep) return value(rows[0]);
+  const last = rows[rows.length - 1];
+  if (ep >= last.ep) return value(last);
+  let i = 1;
+  while (rows[i].ep < ep) i++;
+  const a = rows[i - 1];
+  const b = rows[i];
+  const f = (Math.log2(ep) - Math.log2(a.ep)) / (Math.log2(b.ep) - Math.log2(a.ep));
+  return value(a) + f * (value(b) - value(a));
+}
+
+/**
+ * Dispatch + combine time of one MoE layer's all-to-all for the busiest rank.
+ * @throws {RangeError} for negative tokens, ep < 1, top-k < 1.
+ * @example allToAllTime({ tokensPerRank: 128, topK: 8, hiddenSize: 7168, ep: 32 }, loadHardware().deepep).kernel // => "lowLatency"
+ */
+export function allToAllTime(input: AllToAllInput, deepep: DeepEpTables): AllToAllTime {
+  if (typeof input !== "object" || input === null) throw new TypeError(`input must be an object, got ${describeValue(input)}`);
+  const tokens = requireNumber("tokensPerRank", input.tokensPerRank, { min: 0 });
+  const topK = requireInteger("topK", input.topK, { min: 1 });
+  const hidden = requireInteger("hiddenSize", input.hiddenSize, { min: 1 });
+  const ep = requireInteger("ep", input.ep, { min: 1 });
+  const latencyUs = requireNumber("fixedLatencyUs", input.fixedLatencyUs ?? DEFAULT_ALL_TO_ALL_LATENCY_US, { min: 0 });
+  const kernelIn = requireOneOf("kernel", input.kernel ?? "auto", ["auto", "normal", "lowLatency"]);
+  const kernel: AllToAllKernel = kernelIn === "auto" ? (tokens <= deepep.lowLatencyTokensPerRank ? "lowLatency" : "normal") : kernelIn;
+  const copies = Math.max(tokens * topK, requireNumber("maxReceivedCopies", input.maxReceivedCopies ?? tokens * topK, { min: 0 }));
+  const dispatchBytes = copies * (hidden + (hidden / 128) * 4);
+  const combineBytes = copies * hidden * 2;
+  const table = kernel === "normal" ? deepep.normal : deepep.lowLatency;
+  const dispatchGBps = interpolateOnEp(table as readonly { ep: number; dispatchGBps: number }[], ep, (r) => r.dispatchGBps);
+  const combineGBps = interpolateOnEp(table as readonly { ep: number; combineGBps: number }[], ep, (r) => r.combineGBps);
+  if (ep === 1 || copies === 0) {
+    return { seconds: 0, dispatchSeconds: 0, combineSeconds: 0, kernel, dispatchGBps, combineGBps, dispatchBytes: 0, combineBytes: 0 };
+  }
+  const dispatchSeconds = latencyUs * 1e-6 + dispatchBytes / (dispatchGBps * 1e9);
+  const combineSeconds = latencyUs * 1e-6 + combineBytes / (combineGBps * 1e9);
+  return { seconds: dispatchSeconds + combineSeconds, dispatchSeconds, combineSeconds, kernel, dispatchGBps, combineGBps, dispatchBytes, combineBytes };
+}

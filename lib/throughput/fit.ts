@@ -1,0 +1,183 @@
+/**
+ * Fitting the roofline's efficiency factors and overhead to calibration rows, and reporting the
+ * fit error per expert shape.
+ *
+ * The fit minimises the sum of squared RELATIVE errors, sum ((model - measured) / measured)^2,
+ * so a 5 us kernel and a 5 ms kernel count alike. For fixed efficiencies the best overhead has a
+ * closed form (a one-variable least squares, clamped at 0); the two efficiencies are found by a
+ * deterministic grid search on a log scale that zooms in around the best point. No randomness,
+ * no tolerance-dependent stopping: the same rows always give the same factors.
+ * Introduced in notebooks/05-throughput-model.ipynb.
+ */
+import type { GpuSpec } from "../hardware";
+import { describeValue, requireInteger, requireNumber } from "../validate";
+import { CalibrationRow } from "./calibration";
+import { RooflineFactors, rankExpertTime } from "./roofline";
+
+/** Result of `fitRoofline`. */
+export interface RooflineFit {
+  factors: RooflineFactors;
+  /** Root mean square relative error over the rows. */
+  rmsRelativeError: number;
+  /** Largest |model - measured| / measured over the rows. */
+  maxAbsRelativeError: number;
+  /** Rows used. */
+  rows: number;
+  /** Rows the fitted model calls memory-bound / compute-bound. An efficiency is only pinned down by rows in its regime. */
+  memoryBoundRows: number;
+  computeBoundRows: number;
+}
+
+/** Options of `fitRoofline`. */
+export interface FitOptions {
+  /** Smallest efficiency searched (default 0.02). */
+  minEfficiency?: number;
+  /** Zoom rounds after the coarse grid (default 40). */
+  rounds?: number;
+}
+
+interface RowTerms {
+  /** Memory time at efficiency 1 (seconds). */
+  mem: number;
+  /** Compute time at efficiency 1 (seconds). */
+  comp: number;
+  measured: number;
+}
+
+const UNIT = { memoryEfficiency: 1, computeEfficiency: 1, overheadSeconds: 0 };
+
+function rowTerms(rows: readonly CalibrationRow[], gpu: GpuSpec): RowTerms[] {
+  return rows.map((r, i) => {
+    if (typeof r !== "object" || r === null) throw new TypeError(`rows[${i}] must be a calibration row, got ${describeValue(r)}`);
+    const measured = requireNumber(`rows[${i}].medianSeconds`, r.medianSeconds, { min: 0, minExclusive: true });
+    const t = rankExpertTime({ tokens: r.totalTokens, activeExperts: r.activeExperts }, { hiddenSize: r.hiddenSize, intermediateSize: r.intermediateSize }, gpu, UNIT);
+    return { mem: t.memorySeconds, comp: t.computeSeconds, measured };
+  });
+}
+
+/** Best overhead and the objective for fixed efficiencies. */
+function evaluate(terms: RowTerms[], m: number, c: number): { overhead: number; sse: number } {
+  // r_i = u_i + o w_i with u_i = (a_i - y_i) / y_i, w_i = 1 / y_i; best o = -sum(u w) / sum(w^2), o >= 0.
+  let uw = 0;
+  let ww = 0;
+  for (const t of terms) {
+    const a = Math.max(t.mem / m, t.comp / c);
+    const w = 1 / t.measured;
+    uw += ((a - t.measured) / t.measured) * w;
+    ww += w * w;
+  }
+  const overhead = Math.max(0, -uw / ww);
+  let sse = 0;
+  for (const t of terms) {
+    const r = (Math.max(t.mem / m, t.comp / c) + overhead - t.measured) / t.measured;
+    sse += r * r;
+  }
+  return { overhead, sse };
+}
+
+/**
+ * Fits memoryEfficiency, computeEfficiency (both in [minEfficiency, 1]) and overheadSeconds (>= 0)
+ * to measured rows by least squares on the relative error.
+ * @param rows calibration rows (single and/or grouped), at least 3.
+ * @param gpu the GPU they were measured on (its spec peak and bandwidth are the denominators).
+ * @throws {RangeError} for fewer than 3 rows or bad options.
+ * @example fitRoofline(syntheticCalibrationRows(getGpu("h100"), { shapes, tokenCounts }), getGpu("h100")).factors.memoryEfficiency // => 0.8 (to 1e-6)
+ */
+export function fitRoofline(rows: readonly CalibrationRow[], gpu: GpuSpec, options: FitOptions = {}): RooflineFit {
+  if (!Array.isArray(rows)) throw new TypeError(`rows must be an array of calibration rows, got ${describeValue(rows)}`);
+  if (rows.length < 3) throw new RangeError(`rows must have at least 3 items to fit 3 parameters, got ${rows.length}`);
+  const lo = Math.log(requireNumber("options.minEfficiency", options.minEfficiency ?? 0.02, { min: 1e-6, max: 1, maxExclusive: true }));
+  const rounds = requireInteger("options.rounds", options.rounds ?? 40, { min: 0, max: 200 });
+  const terms = rowTerms(rows, gpu);
+  // Search x = log(m), y = log(c) in [lo, 0].
+  let best = { x: lo / 2, y: lo / 2, sse: Infinity };
+  const scan = (x0: number, x1: number, y0: number, y1: number, n: number): void => {
+    for (let i = 0; i <= n; i++) {
+      const x = x0 + ((x1 - x0) * i) / n;
+      for (let j = 0; j <= n; j++) {
+        const y = y0 + ((y1 - y0) * j) / n;
+        const { sse } = evaluate(terms, Math.exp(x), Math.exp(y));
+        if (sse < best.sse) best = { x, y, sse };
+      }
+    }
+  };
+  scan(lo, 0, lo, 0, 60);
+  let half = -lo / 60;
+  for (let k = 0; k < rounds; k++) {
+    const c = best;
+    scan(Math.max(lo, c.x - half), Math.min(0, c.x + half), Math.max(lo, c.y - half), Math.min(0, c.y + half), 10);
+    half *= 0.5;
+  }
+  const m = Math.exp(best.x);
+  const cEff = Math.exp(best.y);
+  const { overhead } = evaluate(terms, m, cEff);
+  const factors: RooflineFactors = { memoryEfficiency: m, computeEfficiency: cEff, overheadSeconds: overhead };
+  let maxAbs = 0;
+  let memoryBoundRows = 0;
+  for (const t of terms) {
+    const rel = Math.abs((Math.max(t.mem / m, t.comp / cEff) + overhead - t.measured) / t.measured);
+    if (rel > maxAbs) maxAbs = rel;
+    if (t.mem / m >= t.comp / cEff) memoryBoundRows++;
+  }
+  return {
+    factors,
+    rmsRelativeError: Math.sqrt(best.sse / terms.length),
+    maxAbsRelativeError: maxAbs,
+    rows: terms.length,
+    memoryBoundRows,
+    computeBoundRows: terms.length - memoryBoundRows,
+  };
+}
+
+/** Fit error of one group of rows (one expert shape, one kind, one load pattern). */
+export interface FitErrorGroup {
+  kind: "single" | "grouped";
+  hiddenSize: number;
+  intermediateSize: number;
+  loadPattern: string;
+  rows: number;
+  /** Largest |model - measured| / measured in the group. */
+  maxAbsRelativeError: number;
+  /** Mean |model - measured| / measured. */
+  meanAbsRelativeError: number;
+  /** Token count of the worst row. */
+  worstTokens: number;
+  /** The issue's target: 0.15 for single experts, 0.25 for grouped per-rank runs. */
+  target: number;
+  withinTarget: boolean;
+}
+
+/**
+ * Fit error per expert shape (and load pattern for grouped rows), against the issue's targets
+ * (single experts within 15% at every token count, grouped runs within 25%).
+ * @throws {TypeError|RangeError} for malformed rows or factors.
+ * @example fitErrorReport(rows, getGpu("h100"), fit.factors)[0].withinTarget // => true
+ */
+export function fitErrorReport(rows: readonly CalibrationRow[], gpu: GpuSpec, factors: RooflineFactors): FitErrorGroup[] {
+  if (!Array.isArray(rows)) throw new TypeError(`rows must be an array of calibration rows, got ${describeValue(rows)}`);
+  const groups = new Map<string, FitErrorGroup & { sum: number }>();
+  rows.forEach((r, i) => {
+    const measured = requireNumber(`rows[${i}].medianSeconds`, r.medianSeconds, { min: 0, minExclusive: true });
+    const model = rankExpertTime({ tokens: r.totalTokens, activeExperts: r.activeExperts }, { hiddenSize: r.hiddenSize, intermediateSize: r.intermediateSize }, gpu, factors).seconds;
+    const rel = Math.abs(model - measured) / measured;
+    const pattern = r.kind === "single" ? "single" : r.loadPattern;
+    const key = `${r.kind}|${r.hiddenSize}|${r.intermediateSize}|${pattern}`;
+    let g = groups.get(key);
+    if (!g) {
+      const target = r.kind === "single" ? 0.15 : 0.25;
+      g = { kind: r.kind, hiddenSize: r.hiddenSize, intermediateSize: r.intermediateSize, loadPattern: pattern, rows: 0, maxAbsRelativeError: 0, meanAbsRelativeError: 0, worstTokens: r.totalTokens, target, withinTarget: true, sum: 0 };
+      groups.set(key, g);
+    }
+    g.rows++;
+    g.sum += rel;
+    if (rel >= g.maxAbsRelativeError) {
+      g.maxAbsRelativeError = rel;
+      g.worstTokens = r.totalTokens;
+    }
+  });
+  return Array.from(groups.values()).map(({ sum, ...g }) => ({
+    ...g,
+    meanAbsRelativeError: sum / g.rows,
+    withinTarget: g.maxAbsRelativeError <= g.target,
+  }));
+}

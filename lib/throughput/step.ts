@@ -1,0 +1,324 @@
+/**
+ * One MoE layer's step time under expert parallelism (EP), with its breakdown:
+ * attention (decode: reading the KV cache; prefill: compute) / experts (the slowest rank, since
+ * every rank waits for it) / communication (DeepEP dispatch + combine).
+ *
+ * Layout assumed: wide EP as DeepSeek and SGLang run it: attention is data-parallel (each of the
+ * `ep` ranks runs attention for batchTokens / ep tokens with a full copy of the attention weights),
+ * routed experts are spread over the ranks (contiguously, or by an EPLB placement `phy2log`),
+ * shared experts run on every rank for its own tokens. Without `overlapCommunication` the parts
+ * add up; with it, communication hides behind compute (two-batch overlap) and the layer takes
+ * max(compute, communication).
+ * Introduced in notebooks/05-throughput-model.ipynb; used for the incident walk-through in
+ * notebooks/07-operations-and-incidents.ipynb.
+ */
+import type { DeepEpTables, GpuSpec } from "../hardware";
+import { hbmBytesPerSecond, peakFlops } from "../hardware";
+import type { ModelSpec } from "../models";
+import { countParameters, kvCachePerToken } from "../params";
+import { describeValue, requireInteger, requireNumber, requireNumberArray, requireOneOf } from "../validate";
+import { allToAllTime, AllToAllKernel } from "./comm";
+import { DEFAULT_FACTORS, RankWork, RooflineFactors, WEIGHT_PRECISIONS, WeightPrecision, rankExpertTime, validateFactors } from "./roofline";
+
+/** The model fields the step model needs (built from a catalog entry by `stepModelFromSpec`). */
+export interface StepModel {
+  id: string;
+  hiddenSize: number;
+  numLayers: number;
+  numMoeLayers: number;
+  numRoutedExperts: number;
+  /** Experts per token (top-k). */
+  topK: number;
+  expertIntermediateSize: number;
+  numSharedExperts: number;
+  /** One shared expert's intermediate size (0: none). */
+  sharedIntermediateSize: number;
+  /** Dense MLP intermediate size of the non-MoE layers (0: none). */
+  denseIntermediateSize: number;
+  /** Attention weights of one layer (parameters). */
+  attentionParamsPerLayer: number;
+  /** KV-cache bytes one layer stores per token (BF16). */
+  kvBytesPerTokenPerLayer: number;
+  /** KV-cache bytes per token over all layers (BF16), for capacity. */
+  kvBytesPerToken: number;
+  /** Attention FLOPs per (query token, attended token) pair / 2, decode (MLA: absorbed, on the latent). */
+  attentionDimDecode: number;
+  /** Same for prefill (MLA: per-head q/k/v dims). */
+  attentionDimPrefill: number;
+  /** Local (sliding/chunked) attention: window and fraction of layers that are local; null if none. */
+  localAttention: { windowTokens: number; localFraction: number } | null;
+  /** Parameters that are not routed experts (attention, embeddings, routers, shared, dense MLPs, norms). */
+  nonExpertParams: number;
+}
+
+/**
+ * The step model's view of a catalog model (`loadModel(id)` from lib/models).
+ * @throws {TypeError|RangeError} for an invalid catalog entry.
+ * @example stepModelFromSpec(loadModel("deepseek-v3")).kvBytesPerTokenPerLayer // => 1152
+ */
+export function stepModelFromSpec(spec: ModelSpec): StepModel {
+  const counts = countParameters(spec);
+  const kv = kvCachePerToken(spec);
+  const a = spec.architecture;
+  const at = a.attention;
+  const attentionDimDecode = at.kind === "mla" ? at.numHeads * (2 * at.kvLoraRank + at.qkRopeHeadDim) : 2 * at.numHeads * at.headDim;
+  const attentionDimPrefill = at.kind === "mla" ? at.numHeads * (at.qkNopeHeadDim + at.qkRopeHeadDim + at.vHeadDim) : 2 * at.numHeads * at.headDim;
+  return {
+    id: spec.id,
+    hiddenSize: a.hiddenSize,
+    numLayers: a.numLayers,
+    numMoeLayers: counts.numMoeLayers,
+    numRoutedExperts: a.numRoutedExperts,
+    topK: a.expertsPerToken,
+    expertIntermediateSize: a.expertIntermediateSize,
+    numSharedExperts: a.sharedExpertIntermediateSize === null ? 0 : a.numSharedExperts,
+    sharedIntermediateSize: a.sharedExpertIntermediateSize ?? 0,
+    denseIntermediateSize: a.denseIntermediateSize ?? 0,
+    attentionParamsPerLayer: counts.perLayer.attention,
+    kvBytesPerTokenPerLayer: kv.perLayerBytes,
+    kvBytesPerToken: kv.allLayersBytes,
+    attentionDimDecode,
+    attentionDimPrefill,
+    localAttention: kv.windowTokens === null ? null : { windowTokens: kv.windowTokens, localFraction: kv.numLocalLayers / kv.numLayers },
+    nonExpertParams: counts.total.total - counts.total.routedExperts,
+  };
+}
+
+/** Decode (one new token per sequence, reading its KV cache) or prefill (a prompt's tokens). */
+export type StepMode = "decode" | "prefill";
+
+/** Attention time of one rank for one layer. */
+export interface AttentionTime {
+  seconds: number;
+  memorySeconds: number;
+  computeSeconds: number;
+  /** KV-cache bytes read. */
+  kvBytes: number;
+  /** Attention weight bytes read. */
+  weightBytes: number;
+  flops: number;
+  bound: "memory" | "compute";
+}
+
+/**
+ * Attention time of one rank for one layer (roofline with the same factors as the experts).
+ * Decode: each token is one sequence reading `contextTokens` of KV (local layers at most their
+ * window, averaged over layers). Prefill: `tokensPerRank` prompt tokens of sequences of length
+ * `contextTokens`, attending on average to half of it (causal).
+ * @throws {RangeError} for negative tokens or context.
+ * @example attentionTime(model, getGpu("h100"), { tokensPerRank: 128, contextTokens: 4096, mode: "decode" }).bound // => "memory"
+ */
+export function attentionTime(
+  model: StepModel,
+  gpu: GpuSpec,
+  work: { tokensPerRank: number; contextTokens: number; mode: StepMode },
+  factors: RooflineFactors = DEFAULT_FACTORS,
+): AttentionTime {
+  const tokens = requireNumber("tokensPerRank", work.tokensPerRank, { min: 0 });
+  const context = requireNumber("contextTokens", work.contextTokens, { min: 0 });
+  const mode = requireOneOf("mode", work.mode, ["decode", "prefill"]);
+  validateFactors(factors);
+  const local = model.localAttention;
+  const attended = local ? (1 - local.localFraction) * context + local.localFraction * Math.min(context, local.windowTokens) : context;
+  const weightBytes = tokens > 0 ? model.attentionParamsPerLayer * 2 : 0;
+  const kvBytes = mode === "decode" ? tokens * attended * model.kvBytesPerTokenPerLayer : tokens * model.kvBytesPerTokenPerLayer * 2;
+  const meanAttended = mode === "decode" ? attended : attended / 2;
+  const dim = mode === "decode" ? model.attentionDimDecode : model.attentionDimPrefill;
+  const flops = tokens * (2 * model.attentionParamsPerLayer + 2 * dim * meanAttended);
+  const memorySeconds = (weightBytes + kvBytes) / (hbmBytesPerSecond(gpu) * factors.memoryEfficiency);
+  const computeSeconds = flops / (peakFlops(gpu, "bf16") * factors.computeEfficiency);
+  return {
+    seconds: tokens > 0 ? Math.max(memorySeconds, computeSeconds) + factors.overheadSeconds : 0,
+    memorySeconds,
+    computeSeconds,
+    kvBytes,
+    weightBytes,
+    flops,
+    bound: computeSeconds > memorySeconds ? "compute" : "memory",
+  };
+}
+
+/**
+ * Per-rank work from per-expert loads and a placement. Each expert's load is split evenly over its
+ * replicas; rank r holds slots [r x S/ep, (r+1) x S/ep) of `phy2log` (contiguous when absent:
+ * slot s holds expert s).
+ * @param expertLoads token copies routed to each logical expert, `[numExperts]`.
+ * @param ep ranks; must divide the number of slots.
+ * @param phy2log logical expert of each physical slot, `[slots]` (optional).
+ * @throws {RangeError} when ep does not divide the slots, or a slot names an unknown expert.
+ * @example rankWorkFromLoads([6, 0, 2, 2], 2) // => [{ tokens: 6, activeExperts: 1 }, { tokens: 4, activeExperts: 2 }]
+ */
+export function rankWorkFromLoads(expertLoads: ArrayLike<number>, ep: number, phy2log?: ArrayLike<number>): RankWork[] {
+  const loads = requireNumberArray("expertLoads", expertLoads, { min: 0 });
+  const numExperts = loads.length;
+  requireInteger("ep", ep, { min: 1 });
+  const slots = phy2log === undefined ? Array.from({ length: numExperts }, (_, i) => i) : Array.from(requireNumberArray("phy2log", phy2log, { min: 0, max: numExperts - 1 }));
+  if (slots.length % ep !== 0) {
+    throw new RangeError(`ep must divide the ${phy2log === undefined ? "number of experts" : "number of physical slots"} (${slots.length}), got ${ep}`);
+  }
+  const replicas = new Array<number>(numExperts).fill(0);
+  for (const e of slots) {
+    if (!Number.isInteger(e)) throw new RangeError(`phy2log must hold integer expert indices, got ${e}`);
+    replicas[e]++;
+  }
+  replicas.forEach((c, e) => {
+    if (c === 0 && loads[e] > 0) throw new RangeError(`phy2log must give expert ${e} (load ${loads[e]}) at least one slot`);
+  });
+  const perRank = slots.length / ep;
+  const out: RankWork[] = [];
+  for (let r = 0; r < ep; r++) {
+    let tokens = 0;
+    let activeExperts = 0;
+    for (let s = r * perRank; s < (r + 1) * perRank; s++) {
+      const share = loads[slots[s]] / replicas[slots[s]];
+      tokens += share;
+      if (share > 0) activeExperts++;
+    }
+    out.push({ tokens, activeExperts });
+  }
+  return out;
+}
+
+/** Inputs of `stepTime`. */
+export interface StepInput {
+  model: StepModel;
+  gpu: GpuSpec;
+  deepep: DeepEpTables;
+  /** Expert-parallel degree (ranks). */
+  ep: number;
+  /** Tokens in the step over all ranks (decode: sequences; prefill: prompt tokens). */
+  batchTokens: number;
+  mode: StepMode;
+  /** Context length (tokens) of each sequence. */
+  contextTokens: number;
+  /** Token copies per logical expert, `[numRoutedExperts]` (default: perfectly balanced). */
+  expertLoads?: ArrayLike<number>;
+  /** Placement, `[slots]` (default: contiguous, slot s holds expert s). */
+  phy2log?: ArrayLike<number>;
+  /** Per-rank work given directly (overrides expertLoads / phy2log), `[ep]`. */
+  rankWork?: RankWork[];
+  factors?: RooflineFactors;
+  /** Routed-expert weight precision (default bf16). */
+  weightPrecision?: WeightPrecision;
+  /** Per-rank override of the weight precision (ReaLB-style), `[ep]`. */
+  rankWeightPrecision?: WeightPrecision[];
+  /** Hide communication behind compute (two-batch overlap). Default false. */
+  overlapCommunication?: boolean;
+  /** Fixed latency per all-to-all call (microseconds). */
+  allToAllLatencyUs?: number;
+}
+
+/** The modelled step, part by part (seconds per MoE layer unless named otherwise). */
+export interface StepBreakdown {
+  attentionSeconds: number;
+  /** Routed experts on the slowest rank. */
+  routedExpertSeconds: number;
+  sharedExpertSeconds: number;
+  /** routed + shared. */
+  expertSeconds: number;
+  dispatchSeconds: number;
+  combineSeconds: number;
+  /** dispatch + combine. */
+  communicationSeconds: number;
+  /** One MoE layer: the sum of the parts, or max(compute, communication) with overlap. */
+  layerSeconds: number;
+  /** The largest of attention / experts / communication. */
+  bound: "attention" | "experts" | "communication";
+  /** A whole forward pass: MoE layers plus dense layers (attention + dense MLP). */
+  forwardSeconds: number;
+  /** Tokens per second per GPU: tokensPerRank / forwardSeconds. */
+  tokensPerSecondPerGpu: number;
+  tokensPerRank: number;
+  /** Token copies on each rank, `[ep]`. */
+  rankTokens: number[];
+  /** Routed-expert time of each rank, `[ep]`. */
+  rankExpertSeconds: number[];
+  slowestRank: number;
+  /** max / mean of rank token copies (1 = balanced). */
+  rankImbalance: number;
+  /** Whether the slowest rank is memory- or compute-bound. */
+  expertBound: "memory" | "compute";
+  allToAllKernel: AllToAllKernel;
+  attentionBound: "memory" | "compute";
+}
+
+/**
+ * Models one MoE layer's step (and a whole forward pass) under expert parallelism.
+ * @throws {RangeError} for tokens < 0, context < 0, ep < 1, ep not dividing the experts (or slots),
+ *   expertLoads of the wrong length; {TypeError} for missing inputs.
+ * @example stepTime({ model, gpu: getGpu("h100"), deepep, ep: 32, batchTokens: 4096, mode: "decode", contextTokens: 4096 }).bound // => "attention"
+ */
+export function stepTime(input: StepInput): StepBreakdown {
+  if (typeof input !== "object" || input === null) throw new TypeError(`input must be an object, got ${describeValue(input)}`);
+  const { model, gpu, deepep } = input;
+  if (typeof model !== "object" || model === null) throw new TypeError(`model must be a StepModel (stepModelFromSpec(loadModel(id))), got ${describeValue(model)}`);
+  const ep = requireInteger("ep", input.ep, { min: 1 });
+  const batchTokens = requireNumber("batchTokens", input.batchTokens, { min: 0 });
+  const contextTokens = requireNumber("contextTokens", input.contextTokens, { min: 0 });
+  const mode = requireOneOf("mode", input.mode, ["decode", "prefill"]);
+  const factors = validateFactors(input.factors ?? DEFAULT_FACTORS);
+  const precision = requireOneOf("weightPrecision", input.weightPrecision ?? "bf16", WEIGHT_PRECISIONS);
+  const E = model.numRoutedExperts;
+  if (input.phy2log === undefined && input.rankWork === undefined && E % ep !== 0) {
+    throw new RangeError(`ep must divide numRoutedExperts (${E}) of ${model.id}, got ${ep}`);
+  }
+  const tokensPerRank = batchTokens / ep;
+  let rankWork: RankWork[];
+  if (input.rankWork !== undefined) {
+    if (!Array.isArray(input.rankWork) || input.rankWork.length !== ep) throw new RangeError(`rankWork must have ep = ${ep} items, got ${describeValue(input.rankWork)}`);
+    rankWork = input.rankWork;
+  } else {
+    const loads = input.expertLoads ?? new Array<number>(E).fill((batchTokens * model.topK) / E);
+    if (loads.length !== E) throw new RangeError(`expertLoads must have numRoutedExperts = ${E} items, got ${loads.length}`);
+    rankWork = rankWorkFromLoads(loads, ep, input.phy2log);
+  }
+  const rankPrecision = input.rankWeightPrecision ?? new Array<WeightPrecision>(ep).fill(precision);
+  if (rankPrecision.length !== ep) throw new RangeError(`rankWeightPrecision must have ep = ${ep} items, got ${rankPrecision.length}`);
+  const expertShape = { hiddenSize: model.hiddenSize, intermediateSize: model.expertIntermediateSize };
+  const rankTimes = rankWork.map((w, r) => rankExpertTime(w, expertShape, gpu, factors, requireOneOf(`rankWeightPrecision[${r}]`, rankPrecision[r], WEIGHT_PRECISIONS)));
+  let slowestRank = 0;
+  rankTimes.forEach((t, r) => {
+    if (t.seconds > rankTimes[slowestRank].seconds) slowestRank = r;
+  });
+  const rankTokens = rankWork.map((w) => w.tokens);
+  const meanTokens = rankTokens.reduce((a, b) => a + b, 0) / ep;
+  const maxTokens = Math.max(...rankTokens);
+  const shared =
+    model.numSharedExperts > 0 && tokensPerRank > 0
+      ? rankExpertTime({ tokens: tokensPerRank * model.numSharedExperts, activeExperts: model.numSharedExperts }, { hiddenSize: model.hiddenSize, intermediateSize: model.sharedIntermediateSize }, gpu, factors).seconds
+      : 0;
+  const attention = attentionTime(model, gpu, { tokensPerRank, contextTokens, mode }, factors);
+  const comm = allToAllTime({ tokensPerRank, topK: model.topK, hiddenSize: model.hiddenSize, ep, maxReceivedCopies: maxTokens, fixedLatencyUs: input.allToAllLatencyUs }, deepep);
+  const routed = rankTimes[slowestRank].seconds;
+  const expertSeconds = routed + shared;
+  const compute = attention.seconds + expertSeconds;
+  const layerSeconds = input.overlapCommunication ? Math.max(compute, comm.seconds) : compute + comm.seconds;
+  const denseMlp =
+    model.denseIntermediateSize > 0 && tokensPerRank > 0
+      ? rankExpertTime({ tokens: tokensPerRank, activeExperts: 1 }, { hiddenSize: model.hiddenSize, intermediateSize: model.denseIntermediateSize }, gpu, factors).seconds
+      : 0;
+  const forwardSeconds = model.numMoeLayers * layerSeconds + (model.numLayers - model.numMoeLayers) * (attention.seconds + denseMlp);
+  const parts = { attention: attention.seconds, experts: expertSeconds, communication: comm.seconds };
+  const bound = (Object.keys(parts) as Array<keyof typeof parts>).reduce((a, b) => (parts[b] > parts[a] ? b : a));
+  return {
+    attentionSeconds: attention.seconds,
+    routedExpertSeconds: routed,
+    sharedExpertSeconds: shared,
+    expertSeconds,
+    dispatchSeconds: comm.dispatchSeconds,
+    combineSeconds: comm.combineSeconds,
+    communicationSeconds: comm.seconds,
+    layerSeconds,
+    bound,
+    forwardSeconds,
+    tokensPerSecondPerGpu: forwardSeconds > 0 ? tokensPerRank / forwardSeconds : 0,
+    tokensPerRank,
+    rankTokens,
+    rankExpertSeconds: rankTimes.map((t) => t.seconds),
+    slowestRank,
+    rankImbalance: meanTokens > 0 ? maxTokens / meanTokens : 1,
+    expertBound: rankTimes[slowestRank].bound,
+    allToAllKernel: comm.kernel,
+    attentionBound: attention.bound,
+  };
+}
