@@ -4,8 +4,10 @@
  */
 import type { BenchSection } from "./harness";
 import { labnoteBench } from "./labnote";
+import { routingBench } from "./routing";
+import { eplbBench } from "./eplb";
 
-const SECTIONS: BenchSection[] = [labnoteBench];
+const SECTIONS: BenchSection[] = [labnoteBench, eplbBench, routingBench];
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);

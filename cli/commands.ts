@@ -4,9 +4,19 @@
  */
 import type { Command } from "./args";
 import { labnoteCommand } from "./labnote";
+import { eplbCommand } from "./eplb";
 import { runCommand } from "./run";
+import { expertTimeCommand } from "./expert-time";
+import { stepCommand } from "./step";
+import { paramsCommand } from "./params";
+import { compareCommand } from "./compare";
 
 export const COMMANDS: Record<string, Command> = {
   labnote: labnoteCommand,
+  eplb: eplbCommand,
   run: runCommand,
+  "expert-time": expertTimeCommand,
+  step: stepCommand,
+  params: paramsCommand,
+  compare: compareCommand,
 };

@@ -84,11 +84,20 @@ function createIndexHeap(capacity: number, less: (a: number, b: number) => boole
   };
 }
 
-/** Indices 0..n-1 sorted by descending `w`, ties by ascending index (a stable descending sort). */
-function stableDescendingOrder(w: ArrayLike<number>): Int32Array {
-  const order = new Int32Array(w.length);
-  for (let i = 0; i < order.length; i++) order[i] = i;
-  return order.sort((a, b) => w[b] - w[a] || a - b);
+/** Largest item count `stableDescendingOrder` handles (its sort key packs the index in 21 bits). */
+const MAX_SORT_ITEMS = 1 << 21;
+
+/**
+ * Indices 0..n-1 sorted by descending `w`, ties by ascending index (a stable descending sort).
+ * Fast path: `w` holds non-negative float32 values, whose bit patterns order like the values, so
+ * (complemented bits) x 2^21 + index is one exact float64 key and a native numeric sort suffices.
+ */
+function stableDescendingOrder(w: Float32Array, out: Int32Array, keys: Float64Array): void {
+  const n = w.length;
+  const bits = new Uint32Array(w.buffer, w.byteOffset, n);
+  for (let i = 0; i < n; i++) keys[i] = (0xffffffff - bits[i]) * MAX_SORT_ITEMS + i;
+  const sorted = keys.subarray(0, n).sort();
+  for (let k = 0; k < n; k++) out[k] = sorted[k] % MAX_SORT_ITEMS;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -116,7 +125,8 @@ function packRow(w: Float32Array, numPacks: number, packOut: Int32Array, rankOut
   // Lightest pack first; equal loads: lowest pack index.
   const heap = createIndexHeap(numPacks, (a, b) => packLoad[a] < packLoad[b] || (packLoad[a] === packLoad[b] && a < b));
   for (let p = 0; p < numPacks; p++) heap.push(p);
-  const order = stableDescendingOrder(w);
+  const order = new Int32Array(n);
+  stableDescendingOrder(w, order, new Float64Array(n));
   for (let k = 0; k < n; k++) {
     const item = order[k];
     const p = heap.top();
@@ -156,7 +166,9 @@ function replicateRow(w: Float32Array, numPhy: number, phy2log: Int32Array, rank
 
 /** Rounds a row of numbers to float32, as `weight.float()` does. */
 function toFloat32Row(row: ArrayLike<number>): Float32Array {
-  return Float32Array.from(row as ArrayLike<number>);
+  const out = new Float32Array(row.length);
+  for (let i = 0; i < row.length; i++) out[i] = row[i] + 0; // + 0 turns -0 into +0
+  return out;
 }
 
 function toNestedArray(rows: Int32Array[]): number[][] {
@@ -195,6 +207,7 @@ export function validateEplbParams(numExperts: number, p: EplbParams): EplbParam
   const numGroups = requireInteger("numGroups", p.numGroups, { min: 1 });
   const numNodes = requireInteger("numNodes", p.numNodes, { min: 1 });
   const numGpus = requireInteger("numGpus", p.numGpus, { min: 1 });
+  requireInteger("numReplicas", numReplicas, { max: MAX_SORT_ITEMS });
   if (numReplicas < numExperts) {
     throw new RangeError(
       `numReplicas must be >= the number of logical experts (${numExperts}) so every expert has a slot, got ${numReplicas}`,
@@ -243,6 +256,7 @@ export interface PackingResult {
 export function balancedPacking(weight: ArrayLike<number>[], numPacks: number): PackingResult {
   const { cols } = requireLoadMatrix("weight", weight);
   requireInteger("numPacks", numPacks, { min: 1 });
+  if (cols > MAX_SORT_ITEMS) throw new RangeError(`weight rows must have at most ${MAX_SORT_ITEMS} items, got ${cols}`);
   if (cols % numPacks !== 0) {
     throw new RangeError(`numPacks must divide the number of items per row (${cols}), got numPacks=${numPacks}`);
   }

@@ -44,7 +44,7 @@ export interface Routing {
   rerouted: number;
   /** Spare choices per token after the top k, for re-routing (0 unless asked for). */
   numSpare: number;
-  /** Spare choices, `[numTokens * numSpare]`, in preference order, distinct from the token's top k. */
+  /** Spare choices, `[numTokens * numSpare]`, in preference order, distinct from the token's top k; -1 once used by a re-route. */
   spare: Int32Array;
 }
 
@@ -152,7 +152,7 @@ export interface BiasedOptions {
  * @throws {RangeError} on a bad option, or when topK + numSpare exceeds the experts a draw can reach
  *   (the hot set when hotFraction is 1, the cold rest when it is 0).
  * @example routeBiased(createPythonRandom(42), { numTokens: 10000, numExperts: 128, hotExperts: 20, hotFraction: 0.6 }).loads[0]
- * // => 290 (the lab note's expert 0)
+ * // => 279 (and max(loads) is the lab note's 341)
  */
 export function routeBiased(rng: Rng, options: BiasedOptions): Routing {
   requireRng(rng);
@@ -299,7 +299,8 @@ export interface PopularityOptions {
 /**
  * Popularity routing: each token draws `topK` distinct experts from a popularity distribution
  * (sequential sampling without replacement). Alias sampling with rejection of repeats: one
- * `rng.random()` per draw, so the cost per token does not grow with the number of experts. A
+ * uniform per draw (from `createFastStream(rng)`), so the cost per token does not grow with the
+ * number of experts. A
  * token that keeps drawing repeats (extreme weights) finishes by an exact scan over the experts
  * it does not have yet, which samples the same distribution.
  * @param rng the random stream.
@@ -308,7 +309,7 @@ export interface PopularityOptions {
  * @returns a `Routing` with `gates` null.
  * @throws {RangeError} on a bad option, or when fewer than topK + numSpare experts have a positive weight.
  * @example routePopularity(createRng(1), { numTokens: 2, numExperts: 4, topK: 2, popularity: { kind: "uniform" } }).loads
- * // => [1, 1, 0, 2] (deterministic for seed 1)
+ * // => [2, 1, 0, 1] (deterministic for seed 1)
  */
 export function routePopularity(rng: Rng, options: PopularityOptions): Routing {
   requireRng(rng);
@@ -324,6 +325,9 @@ export function routePopularity(rng: Rng, options: PopularityOptions): Routing {
   const { prob, alias } = buildAliasTable(probs);
   const n = numExperts;
   const maxRejects = 32 * c + 64;
+  const stream = createFastStream(rng);
+  const uniforms = new Float64Array(4096);
+  let pos = uniforms.length;
   const choices = new Int32Array(numTokens * c);
   for (let t = 0; t < numTokens; t++) {
     const base = t * c;
@@ -331,13 +335,18 @@ export function routePopularity(rng: Rng, options: PopularityOptions): Routing {
     for (let j = 0; j < c; j++) {
       let e = -1;
       while (e < 0) {
+        if (pos === uniforms.length) {
+          stream.fillUniform(uniforms, uniforms.length);
+          pos = 0;
+        }
+        const u = uniforms[pos++];
         if (rejects > maxRejects) {
-          e = exactDraw(rng, probs, choices, base, base + j);
+          e = exactDraw(u, probs, choices, base, base + j);
           break;
         }
-        const u = rng.random() * n;
-        const i = u | 0;
-        const cand = u - i < prob[i] ? i : alias[i];
+        const x = u * n;
+        const i = x | 0;
+        const cand = x - i < prob[i] ? i : alias[i];
         let seen = false;
         for (let q = base; q < base + j; q++) {
           if (choices[q] === cand) {
@@ -354,8 +363,8 @@ export function routePopularity(rng: Rng, options: PopularityOptions): Routing {
   return makeRouting(numTokens, numExperts, topK, numSpare, choices, null);
 }
 
-/** Draws one expert by a linear scan over the probabilities, excluding `taken[from..to)`. */
-function exactDraw(rng: Rng, probs: number[], taken: Int32Array, from: number, to: number): number {
+/** Draws one expert by a linear scan over the probabilities, excluding `taken[from..to)`, from one uniform in [0, 1). */
+function exactDraw(uniform: number, probs: number[], taken: Int32Array, from: number, to: number): number {
   let rest = 0;
   let last = -1;
   for (let e = 0; e < probs.length; e++) {
@@ -364,7 +373,7 @@ function exactDraw(rng: Rng, probs: number[], taken: Int32Array, from: number, t
       last = e;
     }
   }
-  let u = rng.random() * rest;
+  let u = uniform * rest;
   for (let e = 0; e < probs.length; e++) {
     if (probs[e] > 0 && !indexOf(taken, from, to, e)) {
       u -= probs[e];
@@ -720,13 +729,16 @@ export interface CapacityOptions {
  * choice (every token's first choice, then every token's second...), tokens in order; an
  * assignment finding its expert full is dropped (expert -1, gate 0; the token keeps its other
  * experts, as in Switch the residual carries it) or, with "reroute", moved to the token's first
- * spare choice (`numSpare` of the router) that still has room, keeping its gate; with no such
- * spare it is dropped. Re-routing runs after all primary choices, so it never displaces one.
+ * spare choice (`numSpare` of the router) that still has room, keeping its gate (the spare entry
+ * becomes -1); with no such spare it is dropped. Re-routing runs after all primary choices, so it never displaces one.
  * @param routing a `Routing` (not modified).
  * @param options capacityFactor (> 0) and overflow ("drop" | "reroute").
  * @returns a new `Routing` with `dropped`, `rerouted` and the capped `loads`.
  * @throws {RangeError} when capacityFactor <= 0 or overflow is not "drop"/"reroute".
- * @example applyCapacity(routePopularity(createRng(1), { numTokens: 100, numExperts: 4, topK: 1, popularity: { kind: "weights", weights: [1, 0, 0, 0] }, numSpare: 0 }) ... // see tests
+ * @example const r = routePopularity(createRng(1), { numTokens: 100, numExperts: 4, topK: 1, numSpare: 3, popularity: { kind: "weights", weights: [4, 2, 1, 1] } });
+ * // r.loads => [48, 25, 17, 10]; capacity = ceil(1.0 x 100 x 1 / 4) = 25
+ * applyCapacity(r, { capacityFactor: 1, overflow: "drop" })    // => loads [25, 25, 17, 10], dropped 23
+ * applyCapacity(r, { capacityFactor: 1, overflow: "reroute" }) // => loads [25, 25, 25, 25], rerouted 23
  */
 export function applyCapacity(routing: Routing, options: CapacityOptions): Routing {
   const r = requireRoutingObject(routing);
@@ -750,15 +762,18 @@ export function applyCapacity(routing: Routing, options: CapacityOptions): Routi
   }
   let dropped = r.dropped;
   let rerouted = r.rerouted;
+  const spare = Int32Array.from(r.spare);
   const nextSpare = new Int32Array(numTokens);
   for (const i of over) {
     const t = (i / topK) | 0;
     let target = -1;
     if (overflow === "reroute") {
       while (nextSpare[t] < numSpare) {
-        const e = r.spare[t * numSpare + nextSpare[t]++];
-        if (used[e] < cap) {
+        const at = t * numSpare + nextSpare[t]++;
+        const e = spare[at];
+        if (e >= 0 && used[e] < cap) {
           target = e;
+          spare[at] = -1; // now one of the token's experts
           break;
         }
       }
@@ -773,7 +788,7 @@ export function applyCapacity(routing: Routing, options: CapacityOptions): Routi
       dropped++;
     }
   }
-  return { ...r, experts, gates, loads: countExpertLoads(experts, numExperts), dropped, rerouted, spare: Int32Array.from(r.spare) };
+  return { ...r, experts, gates, loads: countExpertLoads(experts, numExperts), dropped, rerouted, spare };
 }
 
 function requireRoutingObject(routing: unknown): Routing {
@@ -855,8 +870,9 @@ export interface BiasBalancingResult {
  * @param rng the random stream.
  * @param options see `BiasBalancingOptions`.
  * @throws {RangeError} on a bad option (as `routeGating`), numSteps < 1 or updateRate <= 0.
- * @example simulateBiasBalancing(createRng(1), { tokensPerStep: 4096, numExperts: 64, topK: 8, numSteps: 50, updateRate: 0.05, expertBias: ... }).imbalance
- * // => falls from about 2 towards about 1.1
+ * @example const expertBias = logitBiasFromWeights(popularityWeights(64, { kind: "zipf", exponent: 1 }));
+ * const { imbalance } = simulateBiasBalancing(createRng(1), { tokensPerStep: 4096, numExperts: 64, topK: 8, numSteps: 50, updateRate: 0.05, expertBias });
+ * // imbalance[0] => 7.578125, imbalance[49] => 1.1875
  */
 export function simulateBiasBalancing(rng: Rng, options: BiasBalancingOptions): BiasBalancingResult {
   requireRng(rng);

@@ -157,7 +157,7 @@ export function parseCalibrationCsv(text: string, file = "calibration.csv"): Cal
       totalTokens: int("total_tokens"),
       activeExperts: int("active_experts"),
       maxExpertTokens: int("max_expert_tokens"),
-      medianSeconds: parseCsvNumber(file, n + 1, "median_us", get("median_us"), false) * 1e-6,
+      medianSeconds: parseCsvNumber(file, n + 1, "median_us", get("median_us"), false) / 1e6,
     };
     if (row.medianSeconds <= 0) throw new RangeError(`${file} line ${n + 1}: median_us must be > 0, got ${get("median_us")}`);
     rows.push(row);

@@ -3,8 +3,10 @@
  * (data/hardware.json, measured on H800).
  *
  * Each direction (dispatch, combine) takes fixedLatency + bytes / bandwidth, where bytes is the
- * larger of what a rank sends (its tokens x top-k copies) and what the hottest rank receives
- * (its token copies), in DeepEP's logical-bandwidth convention. Dispatch is FP8 (1 byte per
+ * larger of what a rank sends and what the hottest rank receives. Copies per token: top-k for the
+ * low-latency kernels (one per expert, as DeepEP's stated volumes); for the normal kernels one per
+ * destination node (EP > 8, RDMA, at most top-k) or GPU (EP <= 8, NVLink), since they forward
+ * once per node and fan out over NVLink (an approximation of DeepEP's node-limited routing). Dispatch is FP8 (1 byte per
  * element plus one 4-byte scale per 128 elements), combine BF16. Small batches (<= the
  * low-latency benchmark's 128 tokens per rank) use the low-latency kernel's bandwidth, larger
  * ones the normal kernel's; EP degrees between table rows interpolate on log2(ep), outside
@@ -87,7 +89,11 @@ export function allToAllTime(input: AllToAllInput, deepep: DeepEpTables): AllToA
   const latencyUs = requireNumber("fixedLatencyUs", input.fixedLatencyUs ?? DEFAULT_ALL_TO_ALL_LATENCY_US, { min: 0 });
   const kernelIn = requireOneOf("kernel", input.kernel ?? "auto", ["auto", "normal", "lowLatency"]);
   const kernel: AllToAllKernel = kernelIn === "auto" ? (tokens <= deepep.lowLatencyTokensPerRank ? "lowLatency" : "normal") : kernelIn;
-  const copies = Math.max(tokens * topK, requireNumber("maxReceivedCopies", input.maxReceivedCopies ?? tokens * topK, { min: 0 }));
+  // Normal kernels send a token once per destination node (RDMA) or GPU (NVLink, EP <= 8) and fan
+  // out locally; low-latency kernels send one copy per expert (DeepEP's stated volumes).
+  const perToken = kernel === "normal" ? Math.min(topK, ep <= 8 ? ep : Math.ceil(ep / 8)) : topK;
+  const received = requireNumber("maxReceivedCopies", input.maxReceivedCopies ?? tokens * topK, { min: 0 });
+  const copies = Math.max(tokens, received / topK) * perToken;
   const dispatchBytes = copies * (hidden + (hidden / 128) * 4);
   const combineBytes = copies * hidden * 2;
   const table = kernel === "normal" ? deepep.normal : deepep.lowLatency;

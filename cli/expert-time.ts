@@ -1,0 +1,73 @@
+/**
+ * `moe-lab expert-time`: the modelled time of one expert (SwiGLU MLP) for each token count, on a
+ * GPU from data/hardware.json, with the default (or given) roofline efficiency factors.
+ */
+import { Command, CliError, OptionSpecs, formatHelp, getFlag, getNumber, getString, parseArgs } from "./args";
+import { getGpu } from "../lib/hardware";
+import { DEFAULT_FACTORS, expertTimeCurve, ridgeTokens, WEIGHT_PRECISIONS, WeightPrecision } from "../lib/throughput";
+import { requireOneOf } from "../lib/validate";
+
+const SPECS: OptionSpecs = {
+  gpu: { kind: "string", help: "GPU id from data/hardware.json (h100, h200, h800)", default: "h100" },
+  hidden: { kind: "int", help: "hidden size (elements, >= 1)" },
+  intermediate: { kind: "int", help: "expert intermediate size (elements, >= 1)" },
+  tokens: { kind: "numbers", help: "comma-separated token counts (integers >= 0)", default: "1,8,64,512" },
+  precision: { kind: "string", help: "expert weight precision: bf16, fp8, fp4", default: "bf16" },
+  "memory-efficiency": { kind: "number", help: "achieved fraction of HBM bandwidth, (0, 1]", default: DEFAULT_FACTORS.memoryEfficiency },
+  "compute-efficiency": { kind: "number", help: "achieved fraction of dense peak, (0, 1]", default: DEFAULT_FACTORS.computeEfficiency },
+  "overhead-us": { kind: "number", help: "fixed overhead per expert computation (us, >= 0)", default: DEFAULT_FACTORS.overheadSeconds * 1e6 },
+  json: { kind: "boolean", help: "print a JSON array of {tokens, seconds}" },
+  help: { kind: "boolean", help: "show this help" },
+};
+
+export const expertTimeCommand: Command = {
+  summary: "modelled time of one expert MLP per token count on a GPU (roofline)",
+  run(argv, io) {
+    const args = parseArgs(argv, SPECS);
+    if (getFlag(args, "help")) {
+      io.out(formatHelp("moe-lab expert-time --gpu h100 --hidden H --intermediate I --tokens 1,8,64,512 [--json]", this.summary, SPECS) + "\n");
+      return 0;
+    }
+    if (args.positionals.length) throw new CliError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
+    for (const req of ["hidden", "intermediate"]) {
+      if (args.options[req] === undefined) throw new CliError(`--${req} is required (e.g. --hidden 7168 --intermediate 2048)`);
+    }
+    const gpu = getGpu(getString(args, "gpu", "h100"));
+    const tokens = (args.options.tokens as number[] | undefined) ?? [1, 8, 64, 512];
+    tokens.forEach((t) => {
+      if (!Number.isSafeInteger(t) || t < 0) throw new CliError(`--tokens must be integers >= 0, got ${t}`);
+    });
+    const precision = requireOneOf("--precision", getString(args, "precision", "bf16"), WEIGHT_PRECISIONS) as WeightPrecision;
+    const factors = {
+      memoryEfficiency: getNumber(args, "memory-efficiency", DEFAULT_FACTORS.memoryEfficiency),
+      computeEfficiency: getNumber(args, "compute-efficiency", DEFAULT_FACTORS.computeEfficiency),
+      overheadSeconds: getNumber(args, "overhead-us", DEFAULT_FACTORS.overheadSeconds * 1e6) * 1e-6,
+    };
+    const shape = { hiddenSize: getNumber(args, "hidden", 0), intermediateSize: getNumber(args, "intermediate", 0) };
+    let curve;
+    try {
+      curve = expertTimeCurve(shape, gpu, tokens, factors, precision);
+    } catch (e) {
+      const msg = (e as Error).message
+        .replace(/^shape\.hiddenSize/, "--hidden")
+        .replace(/^shape\.intermediateSize/, "--intermediate")
+        .replace(/^factors\.memoryEfficiency/, "--memory-efficiency")
+        .replace(/^factors\.computeEfficiency/, "--compute-efficiency")
+        .replace(/^factors\.overheadSeconds/, "--overhead-us (in seconds)");
+      throw new CliError(msg);
+    }
+    if (getFlag(args, "json")) {
+      io.out(JSON.stringify(curve) + "\n");
+      return 0;
+    }
+    const ridge = ridgeTokens(shape, gpu, factors, precision);
+    const lines = [
+      `expert ${shape.hiddenSize} x ${shape.intermediateSize} (${precision}) on ${gpu.name}; memory eff ${factors.memoryEfficiency}, compute eff ${factors.computeEfficiency}, overhead ${+(factors.overheadSeconds * 1e6).toFixed(3)} us`,
+      `memory-bound below ~${Math.round(ridge)} tokens, compute-bound above`,
+      "tokens  time_us",
+      ...curve.map((p) => `${String(p.tokens).padStart(6)}  ${(p.seconds * 1e6).toFixed(1)}`),
+    ];
+    io.out(lines.join("\n") + "\n");
+    return 0;
+  },
+};

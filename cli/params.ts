@@ -1,0 +1,167 @@
+/**
+ * `moe-lab params <model>`: the study guide's capture template filled in from the model catalog
+ * (model, total_parameters, active_parameters_per_token, num_experts, experts_per_token,
+ * layers_with_experts), plus the part-by-part breakdown, the published figures and KV bytes per token.
+ * `--json` prints those keys at the top level; `--capture FILE` also writes them as a capture record.
+ */
+import { Command, CliError, formatHelp, getFlag, getString, OptionSpecs, parseArgs } from "./args";
+import { listModels, loadModel, ModelSpec } from "../lib/models";
+import {
+  comparePublished, countParameters, expertBytes, formatBytes, formatParams, kvCachePerToken, PartCounts, PublishedComparison,
+} from "../lib/params";
+import { createCapture, writeCapture } from "../lib/capture";
+
+const SPECS: OptionSpecs = {
+  json: { kind: "boolean", help: "print one JSON object (the template's snake_case keys at the top level)" },
+  capture: { kind: "string", help: "also write the fields as a capture record to this file (see `moe-lab compare`)" },
+  list: { kind: "boolean", help: "list the models of the catalog" },
+  help: { kind: "boolean", help: "show this help" },
+};
+
+function snakeParts(p: PartCounts): Record<string, number> {
+  return {
+    input_embedding: p.inputEmbedding,
+    output_head: p.outputHead,
+    attention: p.attention,
+    router: p.router,
+    routed_experts: p.routedExperts,
+    shared_experts: p.sharedExperts,
+    dense_mlps: p.denseMlps,
+    norms: p.norms,
+    total: p.total,
+  };
+}
+
+function snakeComparison(c: PublishedComparison): Record<string, unknown> {
+  return {
+    stated: c.stated, published: c.published, computed: c.computed, compare_with: c.compareWith,
+    error_pct: c.errorPct, rule: c.rule, agrees: c.agrees,
+  };
+}
+
+/**
+ * The filled-in capture template of one model, as a JSON-ready object: the study guide's six keys
+ * first, then the breakdown, the published comparison, expert bytes and KV bytes per token.
+ * @throws {TypeError}/{RangeError} when model is not a valid catalog entry.
+ * @example paramsTemplate(loadModel("mixtral-8x7b")).experts_per_token // => 2
+ */
+export function paramsTemplate(model: ModelSpec): Record<string, unknown> {
+  const c = countParameters(model);
+  const a = model.architecture;
+  const kv = kvCachePerToken(model);
+  const cmp = comparePublished(model);
+  return {
+    model: model.id,
+    total_parameters: c.total.total,
+    active_parameters_per_token: c.active.total,
+    num_experts: a.numRoutedExperts,
+    experts_per_token: a.expertsPerToken,
+    layers_with_experts: c.numMoeLayers,
+    name: model.name,
+    num_layers: c.numLayers,
+    num_shared_experts: a.numSharedExperts,
+    breakdown: { total: snakeParts(c.total), active: snakeParts(c.active) },
+    published: {
+      total: snakeComparison(cmp.total),
+      active: snakeComparison(cmp.active),
+      ...(cmp.checkpointTotal ? { checkpoint_total: snakeComparison(cmp.checkpointTotal) } : {}),
+    },
+    expert_bytes: { bf16: expertBytes(model, "bf16"), fp8: expertBytes(model, "fp8"), int4: expertBytes(model, "int4") },
+    kv_bytes_per_token: {
+      attention: kv.kind,
+      all_layers_bf16: kv.allLayersBytes,
+      global_layers_bf16: kv.globalLayersBytes,
+      window_tokens: kv.windowTokens,
+      local_layers: kv.numLocalLayers,
+    },
+  };
+}
+
+const PART_LABELS: Array<[keyof PartCounts, string]> = [
+  ["inputEmbedding", "input embedding"], ["outputHead", "output head"], ["attention", "attention"], ["router", "router"],
+  ["routedExperts", "routed experts"], ["sharedExperts", "shared experts"], ["denseMlps", "dense MLPs"], ["norms", "norms"],
+  ["total", "total"],
+];
+
+function pctText(x: number): string {
+  return `${x >= 0 ? "+" : ""}${x.toFixed(2)}%`;
+}
+
+function formatText(model: ModelSpec): string {
+  const t = paramsTemplate(model);
+  const c = countParameters(model);
+  const kv = kvCachePerToken(model);
+  const cmp = comparePublished(model);
+  const lines = [
+    `model: ${t.model}`,
+    `total_parameters: ${t.total_parameters}`,
+    `active_parameters_per_token: ${t.active_parameters_per_token}`,
+    `num_experts: ${t.num_experts}`,
+    `experts_per_token: ${t.experts_per_token}`,
+    `layers_with_experts: ${t.layers_with_experts}`,
+    "",
+    `${model.name}: ${c.numLayers} layers (${c.numMoeLayers} MoE), ${model.architecture.numRoutedExperts} routed + ` +
+      `${model.architecture.numSharedExperts} shared experts, top-${model.architecture.expertsPerToken}`,
+    "",
+    `${"part".padEnd(16)}${"total".padStart(18)}${"active".padStart(18)}`,
+  ];
+  for (const [key, label] of PART_LABELS) {
+    const tot = c.total[key];
+    const act = c.active[key];
+    lines.push(`${label.padEnd(16)}${formatParams(tot).padStart(18)}${formatParams(act).padStart(18)}`);
+  }
+  lines.push("");
+  const pub = (label: string, p: PublishedComparison) =>
+    `${label}: published ${p.stated}, computed ${formatParams(p.computed)} (${p.compareWith}) ${pctText(p.errorPct)}; ` +
+    `${p.rule}: ${p.agrees ? "yes" : "NO"}`;
+  lines.push(pub("total", cmp.total), pub("active", cmp.active));
+  if (cmp.checkpointTotal) lines.push(pub("checkpoint total", cmp.checkpointTotal));
+  lines.push("");
+  const window = kv.windowTokens === null ? "" : `; beyond ${kv.windowTokens} tokens only ${kv.numGlobalLayers} global layers grow: ${formatBytes(kv.globalLayersBytes)}`;
+  lines.push(`KV cache per token (bf16, ${kv.kind.toUpperCase()}): ${formatBytes(kv.allLayersBytes)}${window}`);
+  lines.push(`one routed expert: ${formatParams(c.perLayer.expert)} parameters, ${formatBytes(expertBytes(model, "bf16"))} in bf16, ${formatBytes(expertBytes(model, "fp8"))} in fp8`);
+  lines.push("", `notes: ${model.notes}`);
+  return lines.join("\n") + "\n";
+}
+
+function formatList(): string {
+  const rows = listModels().map((id) => {
+    const m = loadModel(id);
+    const c = countParameters(m);
+    const a = m.architecture;
+    return [id, m.name, formatParams(c.total.total), formatParams(c.active.total), String(a.numRoutedExperts), String(a.expertsPerToken), String(c.numMoeLayers)];
+  });
+  const head = ["id", "name", "total", "active", "experts", "top-k", "MoE layers"];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((x, i) => (i >= 2 ? x.padStart(widths[i]) : x.padEnd(widths[i]))).join("  ").trimEnd();
+  return [line(head), ...rows.map(line)].join("\n") + "\n";
+}
+
+export const paramsCommand: Command = {
+  summary: "total and active parameters of a catalog model, filled into the study guide's capture template",
+  run(argv, io) {
+    const args = parseArgs(argv, SPECS);
+    if (getFlag(args, "help")) {
+      io.out(formatHelp("moe-lab params <model> [--json] [--capture FILE] | moe-lab params --list", this.summary, SPECS) + "\n");
+      return 0;
+    }
+    if (getFlag(args, "list")) {
+      if (args.positionals.length) throw new CliError(`--list takes no model, got ${JSON.stringify(args.positionals[0])}`);
+      io.out(getFlag(args, "json") ? JSON.stringify(listModels()) + "\n" : formatList());
+      return 0;
+    }
+    if (args.positionals.length !== 1) {
+      throw new CliError(`expected one model id (one of ${listModels().join(", ")}), got ${args.positionals.length}`);
+    }
+    const id = args.positionals[0];
+    if (!listModels().includes(id)) throw new CliError(`unknown model ${JSON.stringify(id)} (models: ${listModels().join(", ")})`);
+    const model = loadModel(id);
+    const template = paramsTemplate(model);
+    const file = getString(args, "capture");
+    if (file !== undefined) {
+      writeCapture(file, createCapture(`params ${id}`, template, { source: `moe-lab params ${id}`, timestamp: new Date().toISOString() }));
+    }
+    io.out(getFlag(args, "json") ? JSON.stringify(template) + "\n" : formatText(model));
+    return 0;
+  },
+};

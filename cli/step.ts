@@ -1,0 +1,103 @@
+/**
+ * `moe-lab step`: one MoE layer's modelled step time under expert parallelism for a catalog model
+ * on a GPU, with its breakdown (attention / experts / communication), for a skewed batch routed
+ * with a seeded RNG and a contiguous or EPLB placement.
+ */
+import { Command, CliError, OptionSpecs, formatHelp, getFlag, getNumber, getString, parseArgs } from "./args";
+import { DEFAULT_ZIPF_EXPONENT, runScenario, Placement, StepMode, WeightPrecision } from "../lib/throughput";
+
+const SPECS: OptionSpecs = {
+  model: { kind: "string", help: "catalog model id (moe-lab params --list), e.g. deepseek-v3" },
+  gpu: { kind: "string", help: "GPU id: h100, h200, h800", default: "h100" },
+  ep: { kind: "int", help: "expert-parallel degree (ranks); must divide the experts (+ redundant)" },
+  tokens: { kind: "int", help: "tokens in the step over all ranks (>= 0)" },
+  placement: { kind: "string", help: "contiguous or eplb", default: "contiguous" },
+  redundant: { kind: "int", help: "redundant expert slots per layer (default: 0, or ep with eplb)" },
+  context: { kind: "int", help: "context length per sequence (tokens, >= 0)", default: 4096 },
+  mode: { kind: "string", help: "decode or prefill", default: "decode" },
+  skew: { kind: "number", help: "Zipf exponent of expert popularity (0 = uniform)", default: DEFAULT_ZIPF_EXPONENT },
+  seed: { kind: "int", help: "seed of the routing draws", default: 0 },
+  precision: { kind: "string", help: "expert weight precision: bf16, fp8, fp4", default: "bf16" },
+  overlap: { kind: "boolean", help: "hide communication behind compute (two-batch overlap)" },
+  json: { kind: "boolean", help: "print one JSON object" },
+  help: { kind: "boolean", help: "show this help" },
+};
+
+const FLAG_OF: Record<string, string> = {
+  batchTokens: "--tokens",
+  contextTokens: "--context",
+  redundantExperts: "--redundant",
+  zipfExponent: "--skew",
+  weightPrecision: "--precision",
+  ep: "--ep",
+  placement: "--placement",
+  mode: "--mode",
+  seed: "--seed",
+  gpu: "--gpu",
+  id: "--model",
+};
+
+export const stepCommand: Command = {
+  summary: "modelled MoE layer step time under expert parallelism, with its breakdown",
+  run(argv, io) {
+    const args = parseArgs(argv, SPECS);
+    if (getFlag(args, "help")) {
+      io.out(formatHelp("moe-lab step --model M --gpu G --ep N --tokens T [--placement contiguous|eplb] [--redundant R] [--context C] [--json]", this.summary, SPECS) + "\n");
+      return 0;
+    }
+    if (args.positionals.length) throw new CliError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
+    for (const req of ["model", "ep", "tokens"]) {
+      if (args.options[req] === undefined) throw new CliError(`--${req} is required`);
+    }
+    let r;
+    try {
+      r = runScenario({
+        model: getString(args, "model", ""),
+        gpu: getString(args, "gpu", "h100"),
+        ep: getNumber(args, "ep", 1),
+        batchTokens: getNumber(args, "tokens", 0),
+        contextTokens: getNumber(args, "context", 4096),
+        placement: getString(args, "placement", "contiguous") as Placement,
+        redundantExperts: args.options.redundant === undefined ? undefined : getNumber(args, "redundant", 0),
+        mode: getString(args, "mode", "decode") as StepMode,
+        zipfExponent: getNumber(args, "skew", DEFAULT_ZIPF_EXPONENT),
+        seed: getNumber(args, "seed", 0),
+        weightPrecision: getString(args, "precision", "bf16") as WeightPrecision,
+        overlapCommunication: getFlag(args, "overlap"),
+      });
+    } catch (e) {
+      if (!(e instanceof RangeError || e instanceof TypeError)) throw e;
+      throw new CliError(e.message.replace(/^(\w+)/, (m) => FLAG_OF[m] ?? m));
+    }
+    const b = r.breakdown;
+    if (getFlag(args, "json")) {
+      io.out(
+        JSON.stringify({
+          model: r.model.id,
+          gpu: r.gpu.id,
+          ep: r.ep,
+          placement: r.placement,
+          redundantExperts: r.redundantExperts,
+          mode: r.input.mode,
+          batchTokens: r.input.batchTokens,
+          contextTokens: r.input.contextTokens,
+          ...b,
+          kvCapacityTokensPerRank: r.memory.kvCapacityTokens,
+        }) + "\n",
+      );
+      return 0;
+    }
+    const us = (s: number): string => `${(s * 1e6).toFixed(1)} us`;
+    const lines = [
+      `${r.model.id} on ${r.gpu.name}, EP${r.ep}, ${r.input.mode}, ${r.input.batchTokens} tokens (${+b.tokensPerRank.toFixed(2)} per rank), context ${r.input.contextTokens}, ${r.placement}${r.redundantExperts ? ` + ${r.redundantExperts} redundant` : ""}`,
+      `  attention       ${us(b.attentionSeconds)} (${b.attentionBound}-bound)`,
+      `  experts         ${us(b.expertSeconds)} (routed ${us(b.routedExpertSeconds)} on rank ${b.slowestRank}, ${b.expertBound}-bound; shared ${us(b.sharedExpertSeconds)})`,
+      `  communication   ${us(b.communicationSeconds)} (dispatch ${us(b.dispatchSeconds)}, combine ${us(b.combineSeconds)}, DeepEP ${b.allToAllKernel})`,
+      `  layer           ${us(b.layerSeconds)}  bound: ${b.bound}; rank imbalance (max/mean tokens) ${b.rankImbalance.toFixed(2)}`,
+      `  forward pass    ${(b.forwardSeconds * 1e3).toFixed(2)} ms, ${b.tokensPerSecondPerGpu.toFixed(0)} tokens/s per GPU`,
+      `  KV capacity     ${r.memory.kvCapacityTokens} tokens per rank`,
+    ];
+    io.out(lines.join("\n") + "\n");
+    return 0;
+  },
+};

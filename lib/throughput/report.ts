@@ -1,0 +1,82 @@
+/**
+ * Tables and charts of the throughput model, for notebooks 05 and 07: a markdown table builder,
+ * the stacked step-breakdown chart, and the roofline curve with (optional) measured points.
+ * Introduced in notebooks/05-throughput-model.ipynb.
+ */
+import { COLORS, Figure, figure } from "../charts";
+import { describeValue } from "../validate";
+import type { CalibrationRow } from "./calibration";
+import type { StepBreakdown } from "./step";
+
+/**
+ * A markdown table from a header and rows of cells (numbers are printed as given).
+ * @throws {RangeError} when a row's length differs from the header's.
+ * @example markdownTable(["a", "b"], [[1, "x"]]) // => "| a | b |\n|---|---|\n| 1 | x |"
+ */
+export function markdownTable(header: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number>>): string {
+  if (!Array.isArray(header) || header.length === 0) throw new TypeError(`header must be a non-empty array of strings, got ${describeValue(header)}`);
+  const lines = [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`];
+  rows.forEach((r, i) => {
+    if (!Array.isArray(r) || r.length !== header.length) throw new RangeError(`rows[${i}] must have ${header.length} cells, got ${describeValue(r)}`);
+    lines.push(`| ${r.join(" | ")} |`);
+  });
+  return lines.join("\n");
+}
+
+/** One labelled bar of the breakdown chart. */
+export interface LabelledBreakdown {
+  label: string;
+  breakdown: StepBreakdown;
+}
+
+/**
+ * Stacked bars: attention / experts / communication (microseconds per MoE layer) for each label.
+ * @example breakdownFigure([{ label: "EP32", breakdown }], "DeepSeek-V3").data.length // => 3
+ */
+export function breakdownFigure(items: readonly LabelledBreakdown[], title: string): Figure {
+  if (!Array.isArray(items) || items.length === 0) throw new TypeError(`items must be a non-empty array, got ${describeValue(items)}`);
+  const x = items.map((i) => i.label);
+  const bar = (name: string, color: string, pick: (b: StepBreakdown) => number) => ({ type: "bar", name, x, y: items.map((i) => +(pick(i.breakdown) * 1e6).toFixed(2)), marker: { color } });
+  return figure(
+    [
+      bar("attention", COLORS.base, (b) => b.attentionSeconds),
+      bar("experts (slowest rank)", COLORS.hot, (b) => b.expertSeconds),
+      bar("communication", COLORS.cap, (b) => b.communicationSeconds),
+    ],
+    { title, yTitle: "microseconds per MoE layer", layout: { barmode: "stack", xaxis: { tickangle: -30 } } },
+  );
+}
+
+/**
+ * Roofline curves (model) for several shapes on log-log axes, with measured points when given.
+ * @param curves name and points `{tokens, seconds}` of each modelled curve.
+ * @param measured calibration rows to overlay (single-expert rows), optional.
+ * @example rooflineFigure([{ name: "DeepSeek-V3", points }], []).layout.xaxis // => { type: "log", title: { text: "tokens per expert" } }
+ */
+export function rooflineFigure(
+  curves: ReadonlyArray<{ name: string; points: ReadonlyArray<{ tokens: number; seconds: number }> }>,
+  measured: readonly CalibrationRow[] = [],
+): Figure {
+  const traces: Record<string, unknown>[] = curves.map((c, i) => ({
+    type: "scatter",
+    mode: "lines",
+    name: `${c.name} (model)`,
+    x: c.points.map((p) => p.tokens),
+    y: c.points.map((p) => +(p.seconds * 1e6).toFixed(3)),
+    line: { color: COLORS.series[i % COLORS.series.length] },
+  }));
+  if (measured.length) {
+    traces.push({
+      type: "scatter",
+      mode: "markers",
+      name: "measured (calibration CSV)",
+      x: measured.map((r) => r.totalTokens),
+      y: measured.map((r) => +(r.medianSeconds * 1e6).toFixed(3)),
+      marker: { color: COLORS.mean, size: 6 },
+    });
+  }
+  return figure(traces, {
+    title: "One expert's time vs tokens: flat (memory-bound), then linear (compute-bound)",
+    layout: { xaxis: { type: "log", title: { text: "tokens per expert" } }, yaxis: { type: "log", title: { text: "microseconds" } } },
+  });
+}

@@ -1,0 +1,249 @@
+/**
+ * Whole scenarios on top of the step model: a skewed batch routed with a seeded RNG, a placement
+ * (contiguous, or EPLB planned from the long-run expert popularity), the memory it costs, EPLB's
+ * net effect (placement speedup minus redundant-expert memory and rebalance stalls), and a
+ * ReaLB-style what-if (lower precision on overloaded ranks; UNVERIFIED: the paper could not be
+ * checked).
+ * Introduced in notebooks/05-throughput-model.ipynb; used in notebooks/07-operations-and-incidents.ipynb.
+ */
+import { rebalanceExperts, initialPlacement } from "../eplb";
+import { GpuSpec, HardwareData, getGpu, loadHardware } from "../hardware";
+import { loadModel } from "../models";
+import { memoryPerRank } from "../params";
+import { Rng, createRng } from "../rng";
+import { popularityWeights, routePopularity } from "../routing";
+import { describeValue, requireInteger, requireNumber, requireOneOf } from "../validate";
+import { DEFAULT_FACTORS, RooflineFactors, WEIGHT_PRECISIONS, WeightPrecision } from "./roofline";
+import { StepBreakdown, StepInput, StepMode, StepModel, stepModelFromSpec, stepTime } from "./step";
+
+/** Where the routed experts live. */
+export type Placement = "contiguous" | "eplb";
+
+/** Options of `runScenario` (the `moe-lab step` command's options). */
+export interface ScenarioOptions {
+  /** Catalog model id ("deepseek-v3"). */
+  model: string;
+  /** GPU id ("h100"). */
+  gpu: string;
+  /** Expert-parallel degree. */
+  ep: number;
+  /** Tokens in the step over all ranks. */
+  batchTokens: number;
+  /** Default "decode". */
+  mode?: StepMode;
+  /** Context length per sequence (tokens), default 4096. */
+  contextTokens?: number;
+  /** Default "contiguous". */
+  placement?: Placement;
+  /** Redundant expert slots per layer (EPLB's replicas), default 0 (contiguous) or ep (eplb). */
+  redundantExperts?: number;
+  /**
+   * Zipf exponent of expert popularity (0 = uniform), default `DEFAULT_ZIPF_EXPONENT` (0.4).
+   */
+  zipfExponent?: number;
+  /** Seed of the routing draws and of the shuffle of hot experts over expert ids, default 0. */
+  seed?: number;
+  factors?: RooflineFactors;
+  weightPrecision?: WeightPrecision;
+  overlapCommunication?: boolean;
+}
+
+/** What `runScenario` returns. */
+export interface ScenarioResult {
+  model: StepModel;
+  gpu: GpuSpec;
+  ep: number;
+  placement: Placement;
+  redundantExperts: number;
+  /** Token copies per logical expert in this batch, `[numRoutedExperts]`. */
+  expertLoads: number[];
+  /** Placement used, `[slots]`. */
+  phy2log: number[];
+  breakdown: StepBreakdown;
+  /** Memory per rank (bytes) and the KV cache that fits. */
+  memory: { expertBytes: number; nonExpertBytes: number; kvBudgetBytes: number; kvCapacityTokens: number };
+  /** The step's input, for re-running variants (ReaLB, other factors). */
+  input: StepInput;
+}
+
+/**
+ * Default skew: Zipf exponent 0.4 gives 128 experts a hottest-expert max/mean of 4.33, close to the
+ * lab note's 4.36x (an assumption chosen to match the note, not a measured router).
+ */
+export const DEFAULT_ZIPF_EXPONENT = 0.4;
+
+/** Fraction of HBM kept free for activations, CUDA graphs and fragmentation (ASSUMED 10%). */
+export const HBM_RESERVE_FRACTION = 0.1;
+
+/**
+ * Expert popularity: Zipf weights shuffled over expert ids with a seeded RNG, so the hot experts
+ * are scattered (not all on rank 0 of a contiguous placement).
+ * @example shuffledZipf(4, 0, createRng(0)) // => [0.25, 0.25, 0.25, 0.25]
+ */
+export function shuffledZipf(numExperts: number, exponent: number, rng: Rng): number[] {
+  const w = popularityWeights(numExperts, { kind: "zipf", exponent: requireNumber("zipfExponent", exponent, { min: 0 }) });
+  const out = w.slice();
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = rng.randint(0, i);
+    const t = out[i];
+    out[i] = out[j];
+    out[j] = t;
+  }
+  return out;
+}
+
+/**
+ * Runs one scenario: routes a batch, places the experts, models the step and the memory.
+ * EPLB is planned from the popularity (the long-run average a sliding window would see) and
+ * evaluated on this batch's draws; `redundantExperts` must make (experts + redundant) divisible by ep.
+ * @throws {RangeError} for an unknown model/GPU (listing the known ones), tokens < 0, context < 0,
+ *   ep not dividing the experts (or slots).
+ * @example runScenario({ model: "deepseek-v3", gpu: "h100", ep: 32, batchTokens: 4096 }).breakdown.bound // => "attention"
+ */
+export function runScenario(options: ScenarioOptions, hardware: HardwareData = loadHardware()): ScenarioResult {
+  if (typeof options !== "object" || options === null) throw new TypeError(`options must be an object, got ${describeValue(options)}`);
+  const spec = loadModel(options.model);
+  const model = stepModelFromSpec(spec);
+  const gpu = getGpu(options.gpu, hardware);
+  const ep = requireInteger("ep", options.ep, { min: 1 });
+  const batchTokens = requireInteger("batchTokens", options.batchTokens, { min: 0 });
+  const contextTokens = requireInteger("contextTokens", options.contextTokens ?? 4096, { min: 0 });
+  const mode = requireOneOf("mode", options.mode ?? "decode", ["decode", "prefill"]);
+  const placement = requireOneOf("placement", options.placement ?? "contiguous", ["contiguous", "eplb"]);
+  const E = model.numRoutedExperts;
+  const redundant = requireInteger("redundantExperts", options.redundantExperts ?? (placement === "eplb" ? ep : 0), { min: 0 });
+  const slots = E + redundant;
+  if (redundant === 0 && E % ep !== 0) throw new RangeError(`ep must divide numRoutedExperts (${E}) of ${model.id}, got ${ep}`);
+  if (slots % ep !== 0) throw new RangeError(`ep must divide experts + redundant (${E} + ${redundant} = ${slots}), got ${ep}`);
+  const zipf = requireNumber("zipfExponent", options.zipfExponent ?? DEFAULT_ZIPF_EXPONENT, { min: 0 });
+  const seed = requireInteger("seed", options.seed ?? 0);
+  const precision = requireOneOf("weightPrecision", options.weightPrecision ?? "bf16", WEIGHT_PRECISIONS);
+  const rng = createRng(seed);
+  const popularity = shuffledZipf(E, zipf, rng);
+  const routing = routePopularity(rng, { numTokens: batchTokens, numExperts: E, topK: model.topK, popularity: { kind: "weights", weights: popularity } });
+  const expertLoads = routing.loads.slice();
+  const phy2log =
+    placement === "eplb"
+      ? rebalanceExperts([popularity.map((p) => p * batchTokens * model.topK + 1e-9)], slots, 1, 1, ep).phy2log[0]
+      : initialPlacement(E, slots);
+  const input: StepInput = {
+    model,
+    gpu,
+    deepep: hardware.deepep,
+    ep,
+    batchTokens,
+    mode,
+    contextTokens,
+    expertLoads,
+    phy2log,
+    factors: options.factors ?? DEFAULT_FACTORS,
+    weightPrecision: precision,
+    overlapCommunication: options.overlapCommunication ?? false,
+  };
+  const breakdown = stepTime(input);
+  const dtype = precision === "fp4" ? "int4" : precision;
+  const mem = memoryPerRank(spec, { epSize: ep, redundantExperts: redundant, expertDtype: dtype });
+  const kvBudgetBytes = Math.max(0, gpu.hbmCapacityGB * 1e9 * (1 - HBM_RESERVE_FRACTION) - mem.expertBytes - mem.nonExpertBytes);
+  return {
+    model,
+    gpu,
+    ep,
+    placement,
+    redundantExperts: redundant,
+    expertLoads,
+    phy2log,
+    breakdown,
+    memory: { expertBytes: mem.expertBytes, nonExpertBytes: mem.nonExpertBytes, kvBudgetBytes, kvCapacityTokens: Math.floor(kvBudgetBytes / model.kvBytesPerToken) },
+    input,
+  };
+}
+
+/** Inputs of `eplbNetEffect`. */
+export interface EplbCostInput {
+  /** Forward time without EPLB (seconds). */
+  baselineSeconds: number;
+  /** Forward time with the EPLB placement (seconds). */
+  eplbSeconds: number;
+  /** KV-cache tokens that fit per rank without / with the redundant experts. */
+  kvCapacityTokensBaseline: number;
+  kvCapacityTokensEplb: number;
+  /** True when the batch is limited by KV capacity (then fewer tokens fit means fewer sequences). */
+  kvBound: boolean;
+  /** Stall per rearrangement (seconds); vLLM measured 0.91 s mean for synchronous EPLB. */
+  stallSeconds: number;
+  /** Steps between rearrangements (vLLM default 3000). */
+  intervalSteps: number;
+}
+
+/** EPLB's speedup and what it costs. */
+export interface EplbNetEffect {
+  /** baseline / eplb step time. */
+  placementSpeedup: number;
+  /** KV capacity with EPLB / without (<= 1). */
+  kvCapacityRatio: number;
+  /** Fraction of wall time spent in rearrangement stalls. */
+  stallFraction: number;
+  /** placementSpeedup x (kvCapacityRatio when KV-bound) x (1 - stallFraction). */
+  netSpeedup: number;
+  /** "helps" above 1.02, "hurts" below 0.98, else "no effect". */
+  verdict: "helps" | "no effect" | "hurts";
+}
+
+/**
+ * EPLB's net effect on throughput: the placement speedup, minus the KV capacity the redundant
+ * experts take (when the batch is KV-bound) and the time lost to rearrangement stalls.
+ * @throws {RangeError} for non-positive times or capacities, negative stalls, intervalSteps < 1.
+ * @example eplbNetEffect({ baselineSeconds: 2, eplbSeconds: 1, kvCapacityTokensBaseline: 100, kvCapacityTokensEplb: 90, kvBound: true, stallSeconds: 0, intervalSteps: 3000 }).netSpeedup // => 1.8
+ */
+export function eplbNetEffect(input: EplbCostInput): EplbNetEffect {
+  if (typeof input !== "object" || input === null) throw new TypeError(`input must be an object, got ${describeValue(input)}`);
+  const base = requireNumber("baselineSeconds", input.baselineSeconds, { min: 0, minExclusive: true });
+  const eplb = requireNumber("eplbSeconds", input.eplbSeconds, { min: 0, minExclusive: true });
+  const kv0 = requireNumber("kvCapacityTokensBaseline", input.kvCapacityTokensBaseline, { min: 0, minExclusive: true });
+  const kv1 = requireNumber("kvCapacityTokensEplb", input.kvCapacityTokensEplb, { min: 0 });
+  const stall = requireNumber("stallSeconds", input.stallSeconds, { min: 0 });
+  const interval = requireInteger("intervalSteps", input.intervalSteps, { min: 1 });
+  const placementSpeedup = base / eplb;
+  const kvCapacityRatio = Math.min(1, kv1 / kv0);
+  const stallFraction = stall / (interval * eplb + stall);
+  const netSpeedup = placementSpeedup * (input.kvBound ? kvCapacityRatio : 1) * (1 - stallFraction);
+  return { placementSpeedup, kvCapacityRatio, stallFraction, netSpeedup, verdict: netSpeedup > 1.02 ? "helps" : netSpeedup < 0.98 ? "hurts" : "no effect" };
+}
+
+/** Result of `realbWhatIf`. */
+export interface RealbWhatIf {
+  baseline: StepBreakdown;
+  whatIf: StepBreakdown;
+  /** Ranks switched to the lower precision. */
+  switchedRanks: number[];
+  /** baseline / what-if layer time. */
+  layerSpeedup: number;
+  /** Always false: ReaLB (arXiv 2604.19503) could not be checked; this is our model of its idea. */
+  verified: false;
+}
+
+/**
+ * ReaLB-style what-if (UNVERIFIED): ranks whose token load exceeds `thresholdOverMean` x the mean
+ * run their experts with lower-precision weights (FP8, or FP4 computed at the FP8 rate), halving
+ * or quartering the bytes they read and doubling their compute rate; no redundant experts.
+ * @param precision "fp8" or "fp4".
+ * @throws {RangeError} for a threshold < 1 or an unknown precision.
+ * @example realbWhatIf(scenario.input, 1.2, "fp8").verified // => false
+ */
+export function realbWhatIf(input: StepInput, thresholdOverMean = 1.2, precision: WeightPrecision = "fp8"): RealbWhatIf {
+  requireNumber("thresholdOverMean", thresholdOverMean, { min: 1 });
+  requireOneOf("precision", precision, ["fp8", "fp4"]);
+  const baseline = stepTime(input);
+  const mean = baseline.rankTokens.reduce((a, b) => a + b, 0) / baseline.rankTokens.length;
+  const base = input.weightPrecision ?? "bf16";
+  const switchedRanks: number[] = [];
+  const rankWeightPrecision = baseline.rankTokens.map((t, r) => {
+    if (mean > 0 && t > thresholdOverMean * mean) {
+      switchedRanks.push(r);
+      return precision;
+    }
+    return base;
+  });
+  const whatIf = stepTime({ ...input, rankWeightPrecision });
+  return { baseline, whatIf, switchedRanks, layerSpeedup: baseline.layerSeconds / whatIf.layerSeconds, verified: false };
+}

@@ -1,0 +1,144 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync, readFileSync, symlinkSync, existsSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { repoRoot } from "../lib/paths";
+import { executeNotebook } from "../lib/runner";
+import { Notebook, serializeNotebook } from "../lib/notebook";
+import { PLOTLY_MIME } from "../lib/charts";
+import { runCli } from "./helpers";
+
+/** A scratch notebooks folder with `lib -> <repo>/lib` (as notebooks/ has) and the repo's node_modules. */
+function scratch(): string {
+  const dir = mkdtempSync(join(tmpdir(), "moe-lab-run-"));
+  symlinkSync(join(repoRoot(), "lib"), join(dir, "lib"));
+  symlinkSync(join(repoRoot(), "node_modules"), join(dir, "node_modules"));
+  return dir;
+}
+
+function nb(sources: string[], paramsCell?: string): Notebook {
+  const cells = sources.map((s, i) => ({ id: `c${i}`, cell_type: "code" as const, source: s, metadata: {}, outputs: [], execution_count: null }));
+  if (paramsCell) cells.unshift({ id: "p", cell_type: "code", source: paramsCell, metadata: { tags: ["parameters"] } as never, outputs: [], execution_count: null });
+  return { nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [{ id: "m", cell_type: "markdown", source: "# T\n\nPurpose.", metadata: {} } as never, ...cells] };
+}
+
+const CHART_NB = nb(
+  [
+    'import { figure, show } from "./lib/charts";\nimport { createRng } from "./lib/rng";\nconst r = createRng(seed);',
+    'console.log("hello");\nconsole.error("careful");\nshow(figure([{ type: "bar", y: [r.random(), 2] }], { title: "T" }));',
+    'import * as tslab from "tslab";\nconst d = tslab.newDisplay();\nfor (let i = 0; i < 3; i++) d.text(`step ${i}`);\n6 * 7',
+  ],
+  "const seed = 1; // seed",
+);
+
+test("executeNotebook: stdout, stderr, last expression, charts and updated displays become outputs", async () => {
+  const dir = scratch();
+  const { notebook, failure } = await executeNotebook(CHART_NB, { cwd: dir });
+  assert.equal(failure, null);
+  const code = notebook.cells.filter((c) => c.cell_type === "code");
+  assert.deepEqual(code.map((c) => c.execution_count), [1, 2, 3, 4]);
+  const outs = code[2].outputs ?? [];
+  assert.deepEqual(outs[0], { output_type: "stream", name: "stdout", text: "hello\n" });
+  assert.deepEqual(outs[1], { output_type: "stream", name: "stderr", text: "careful\n" });
+  assert.equal(outs.length, 3, "plotly.js loader output dropped, one chart output kept");
+  const chart = outs[2] as { output_type: string; data: Record<string, unknown> };
+  assert.equal(chart.output_type, "display_data");
+  assert.deepEqual(Object.keys(chart.data).sort(), [PLOTLY_MIME, "text/html", "text/plain"].sort());
+  const last = code[3].outputs ?? [];
+  assert.deepEqual(last[0], { output_type: "display_data", data: { "text/plain": "step 2" }, metadata: {} });
+  assert.deepEqual(last[1], { output_type: "stream", name: "stdout", text: "42\n" });
+});
+
+test("executeNotebook: same notebook, same bytes", async () => {
+  const dir = scratch();
+  const a = await executeNotebook(CHART_NB, { cwd: dir });
+  const b = await executeNotebook(CHART_NB, { cwd: dir });
+  assert.equal(serializeNotebook(a.notebook), serializeNotebook(b.notebook));
+});
+
+test("executeNotebook: a failing cell stops the notebook and says which cell and why", async () => {
+  const dir = scratch();
+  const r = await executeNotebook(nb(["const a = 1;", 'throw new RangeError("numGpus must be >= 1, got 0");', "console.log('never')"]), { cwd: dir });
+  assert.equal(r.failure?.cellNumber, 3);
+  assert.match(r.failure?.message ?? "", /RangeError: numGpus must be >= 1, got 0/);
+  assert.deepEqual(r.notebook.cells[3].outputs, []);
+  const typeErr = await executeNotebook(nb(['const x: number = "s";']), { cwd: dir });
+  assert.match(typeErr.failure?.message ?? "", /Type 'string' is not assignable to type 'number'/);
+});
+
+test("executeNotebook: a runaway cell is stopped by the per-cell timeout", async () => {
+  const dir = scratch();
+  const t0 = Date.now();
+  const r = await executeNotebook(nb(["1", "while (true) {}"]), { cwd: dir, cellTimeoutSeconds: 2 });
+  assert.equal(r.failure?.cellNumber, 3);
+  assert.match(r.failure?.message ?? "", /timed out after 2 s/);
+  assert.ok(Date.now() - t0 < 20_000);
+});
+
+test("moe-lab run: writes notebook + HTML + index; --check reproduces; --param injects; failures keep old outputs", () => {
+  const dir = scratch();
+  const file = join(dir, "t.ipynb");
+  writeFileSync(file, serializeNotebook(CHART_NB));
+  const source = readFileSync(file, "utf8");
+  const out = join(dir, "out");
+  const r = runCli(["run", file, "--out", out, "--quiet"], dir);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(readFileSync(file, "utf8"), source, "the source notebook is never written");
+  const html = readFileSync(join(out, "t.html"), "utf8");
+  assert.match(html, /<div class="chart" id="chart-4-3"/);
+  assert.ok(existsSync(join(out, "index.html")));
+  assert.doesNotMatch(readFileSync(join(out, "t.ipynb"), "utf8"), /\/tmp\/|"timestamp"|"execution":/);
+  const check = runCli(["run", file, "--out", out, "--check", "--quiet"], dir);
+  assert.equal(check.status, 0, check.stderr);
+  assert.match(check.stdout, /check passed/);
+
+  const p = runCli(["run", file, "--out", join(dir, "p"), "--param", "seed=5", "--quiet"], dir);
+  assert.equal(p.status, 0, p.stderr);
+  const executed = JSON.parse(readFileSync(join(dir, "p", "t.ipynb"), "utf8")) as Notebook;
+  assert.deepEqual((executed.metadata.moe_lab as { parameters: unknown }).parameters, { seed: 5 });
+  assert.match(readFileSync(join(dir, "p", "t.html"), "utf8"), /Parameters overridden/);
+  const differs = runCli(["run", file, "--out", out, "--check", "--param", "seed=5", "--quiet"], dir);
+  assert.equal(differs.status, 1);
+  assert.match(differs.stderr, /outputs differ/);
+
+  const before = readFileSync(join(out, "t.html"), "utf8");
+  const broken = join(dir, "t2.ipynb");
+  writeFileSync(broken, serializeNotebook(nb(['throw new Error("boom")'])));
+  mkdirSync(join(dir, "o2"));
+  writeFileSync(join(dir, "o2", "t2.html"), "previous");
+  const f = runCli(["run", broken, "--out", join(dir, "o2"), "--quiet"], dir);
+  assert.equal(f.status, 1);
+  assert.match(f.stderr, /t2.ipynb: cell 2 failed/);
+  assert.equal(readFileSync(join(dir, "o2", "t2.html"), "utf8"), "previous");
+  assert.equal(readFileSync(join(out, "t.html"), "utf8"), before);
+});
+
+test("moe-lab run: bad input is one clear line, non-zero exit, nothing written", () => {
+  const dir = scratch();
+  const file = join(dir, "t.ipynb");
+  writeFileSync(file, serializeNotebook(CHART_NB));
+  writeFileSync(join(dir, "bad.ipynb"), "{");
+  writeFileSync(join(dir, "v3.ipynb"), JSON.stringify({ nbformat: 3, cells: [] }));
+  writeFileSync(join(dir, "afile"), "x");
+  writeFileSync(join(dir, "noparams.ipynb"), serializeNotebook(nb(["1"])));
+  const cases: Array<[string[], RegExp]> = [
+    [["run", "missing.ipynb"], /missing.ipynb: no such notebook/],
+    [["run", "bad.ipynb"], /bad.ipynb: not valid JSON/],
+    [["run", "v3.ipynb"], /v3.ipynb: nbformat must be 4, got 3/],
+    [["run", "t.ipynb", "--out", "afile"], /--out afile is a file, not a folder/],
+    [["run", "noparams.ipynb", "--param", "a=1"], /has no cell tagged "parameters"/],
+    [["run", "t.ipynb", "--param", "nope=1"], /unknown parameter nope for t.ipynb; valid: seed=1/],
+    [["run", "t.ipynb", "--param", "seed=abc"], /parameter seed must be a number \(default 1\), got "abc"/],
+  ];
+  for (const [args, re] of cases) {
+    const r = runCli([...args, "--quiet"], dir);
+    assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.ok(!existsSync(join(dir, "build")), "nothing written");
+  }
+  const list = runCli(["run", "--list-params", "t.ipynb"], dir);
+  assert.equal(list.status, 0);
+  assert.match(list.stdout, /seed\s+number\s+default 1\s+\/\/ seed/);
+});

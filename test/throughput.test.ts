@@ -1,0 +1,264 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { getGpu, loadHardware } from "../lib/hardware";
+import { loadModel } from "../lib/models";
+import { createRng } from "../lib/rng";
+import {
+  DEFAULT_FACTORS,
+  allToAllTime,
+  eplbNetEffect,
+  expertTimeCurve,
+  expertWeightBytes,
+  fitErrorReport,
+  fitRoofline,
+  groupedLoads,
+  interpolateOnEp,
+  loadCalibration,
+  parseCalibrationCsv,
+  rankExpertTime,
+  rankWorkFromLoads,
+  realbWhatIf,
+  ridgeTokens,
+  runScenario,
+  stepModelFromSpec,
+  stepTime,
+  syntheticCalibrationRows,
+} from "../lib/throughput";
+import { runCli } from "./helpers";
+
+const gpu = getGpu("h100");
+const hw = loadHardware();
+const DSV3 = { hiddenSize: 7168, intermediateSize: 2048 };
+const SHAPES = [
+  { hiddenSize: 5120, intermediateSize: 8192 },
+  DSV3,
+  { hiddenSize: 4096, intermediateSize: 1536 },
+  { hiddenSize: 4096, intermediateSize: 14336 },
+];
+const TOKENS = Array.from({ length: 15 }, (_, i) => 2 ** i); // 1 .. 16384
+const close = (a: number, b: number, rel: number, msg?: string): void => assert.ok(Math.abs(a - b) <= rel * Math.abs(b), msg ?? `${a} vs ${b} (rel ${rel})`);
+
+test("roofline: flat memory-bound plateau at small token counts", () => {
+  const [t1, t8, t64] = expertTimeCurve(DSV3, gpu, [1, 8, 64]).map((p) => p.seconds);
+  // weight read: 88,080,384 bytes / (3.35e12 x 0.8) = 32.87 us, plus 10 us overhead
+  close(t1, 88080384 / (3.35e12 * 0.8) + 10e-6, 1e-3);
+  close(t64, t1, 0.03, "64 tokens cost about the same as 1");
+  assert.ok(t8 >= t1);
+  assert.equal(rankExpertTime({ tokens: 8, activeExperts: 1 }, DSV3, gpu).bound, "memory");
+});
+
+test("roofline: linear compute slope at large token counts", () => {
+  const [a, b] = expertTimeCurve(DSV3, gpu, [8192, 16384]).map((p) => p.seconds - DEFAULT_FACTORS.overheadSeconds);
+  close(b / a, 2, 1e-9);
+  close(a, (8192 * 6 * 7168 * 2048) / (989.4e12 * 0.7), 1e-9);
+  assert.equal(rankExpertTime({ tokens: 8192, activeExperts: 1 }, DSV3, gpu).bound, "compute");
+  close(ridgeTokens(DSV3, gpu), 258.425, 1e-4);
+});
+
+test("roofline: only experts that got tokens are read; precision halves bytes", () => {
+  const one = rankExpertTime({ tokens: 16, activeExperts: 1 }, DSV3, gpu);
+  const sixteen = rankExpertTime({ tokens: 16, activeExperts: 16 }, DSV3, gpu);
+  close(sixteen.memorySeconds / one.memorySeconds, 16, 0.01);
+  assert.equal(expertWeightBytes(DSV3, "fp8") * 2, expertWeightBytes(DSV3, "bf16"));
+  assert.ok(rankExpertTime({ tokens: 16, activeExperts: 16 }, DSV3, gpu, DEFAULT_FACTORS, "fp8").seconds < sixteen.seconds);
+});
+
+test("roofline: bad input is rejected naming the parameter", () => {
+  assert.throws(() => rankExpertTime({ tokens: -1, activeExperts: 0 }, DSV3, gpu), /work\.tokens must be a finite number >= 0, got -1/);
+  assert.throws(() => rankExpertTime({ tokens: 0, activeExperts: 2 }, DSV3, gpu), /activeExperts must be 0/);
+  assert.throws(() => expertTimeCurve({ hiddenSize: 0, intermediateSize: 1 }, gpu, [1]), /shape\.hiddenSize must be an integer >= 1, got 0/);
+  assert.throws(() => expertTimeCurve(DSV3, gpu, [1.5]), RangeError);
+  assert.throws(() => rankExpertTime({ tokens: 1, activeExperts: 1 }, DSV3, gpu, { memoryEfficiency: 1.5, computeEfficiency: 0.5, overheadSeconds: 0 }), /memoryEfficiency must be/);
+});
+
+test("groupedLoads: balanced, skewed (1/(i+1)) and single, summing to the total", () => {
+  assert.deepEqual(groupedLoads("balanced", 10, 4), [3, 3, 2, 2]);
+  assert.deepEqual(groupedLoads("skewed", 10, 4), [5, 3, 1, 1]);
+  assert.deepEqual(groupedLoads("single", 10, 4), [10, 0, 0, 0]);
+  for (const p of ["balanced", "skewed", "single"] as const) assert.equal(groupedLoads(p, 1000, 16).reduce((a, b) => a + b, 0), 1000);
+  assert.throws(() => groupedLoads("skewed", -1, 4), RangeError);
+});
+
+test("fitRoofline recovers known factors exactly from noiseless synthetic rows", () => {
+  const truth = { memoryEfficiency: 0.83, computeEfficiency: 0.62, overheadSeconds: 14e-6 };
+  const rows = syntheticCalibrationRows(gpu, { shapes: SHAPES, tokenCounts: TOKENS, factors: truth });
+  assert.equal(rows.length, 4 * 15 * 4); // single + 3 grouped patterns per shape
+  const fit = fitRoofline(rows, gpu);
+  close(fit.factors.memoryEfficiency, 0.83, 1e-6);
+  close(fit.factors.computeEfficiency, 0.62, 1e-6);
+  close(fit.factors.overheadSeconds, 14e-6, 1e-6);
+  assert.ok(fit.maxAbsRelativeError < 1e-9);
+  assert.ok(fit.memoryBoundRows > 0 && fit.computeBoundRows > 0);
+});
+
+test("fitRoofline recovers factors within 2% from rows with 5% seeded noise, and the error report meets the targets", () => {
+  const truth = { memoryEfficiency: 0.75, computeEfficiency: 0.68, overheadSeconds: 8e-6 };
+  const rows = syntheticCalibrationRows(gpu, { shapes: SHAPES, tokenCounts: TOKENS, factors: truth, noise: 0.05, rng: createRng(7) });
+  const fit = fitRoofline(rows, gpu);
+  close(fit.factors.memoryEfficiency, 0.75, 0.02);
+  close(fit.factors.computeEfficiency, 0.68, 0.02);
+  close(fit.factors.overheadSeconds, 8e-6, 0.2);
+  const report = fitErrorReport(rows, gpu, fit.factors);
+  assert.equal(report.length, 16);
+  for (const g of report) {
+    assert.ok(g.withinTarget, `${g.kind} ${g.hiddenSize}x${g.intermediateSize} ${g.loadPattern}: ${g.maxAbsRelativeError}`);
+    assert.ok(g.maxAbsRelativeError <= 0.12);
+  }
+});
+
+test("fitRoofline is deterministic and rejects too few rows; a wrong model shows in the report", () => {
+  const rows = syntheticCalibrationRows(gpu, { shapes: [DSV3], tokenCounts: TOKENS, groupedExperts: 0 });
+  assert.deepEqual(fitRoofline(rows, gpu), fitRoofline(rows, gpu));
+  assert.throws(() => fitRoofline(rows.slice(0, 2), gpu), /at least 3 items/);
+  const report = fitErrorReport(rows, gpu, { memoryEfficiency: 0.4, computeEfficiency: 0.7, overheadSeconds: 10e-6 });
+  assert.equal(report[0].withinTarget, false);
+});
+
+test("parseCalibrationCsv reads provenance and rows; names file and line on errors", () => {
+  const csv = [
+    "# gpu: NVIDIA H100 80GB HBM3",
+    "# torch: 2.5.1",
+    "kind,dtype,hidden,intermediate,num_experts,load_pattern,total_tokens,active_experts,max_expert_tokens,median_us,p10_us,p90_us,repeats",
+    "single,bf16,7168,2048,1,single,1,1,1,42.5,41,44,50",
+    "grouped,bf16,7168,2048,16,skewed,10,4,5,120,118,125,50",
+    "single,fp8,7168,2048,1,single,1,1,1,30,29,31,50",
+  ].join("\n");
+  const f = parseCalibrationCsv(csv, "h100.csv");
+  assert.equal(f.meta.gpu, "NVIDIA H100 80GB HBM3");
+  assert.equal(f.rows.length, 2);
+  assert.deepEqual(f.rows[1], { kind: "grouped", hiddenSize: 7168, intermediateSize: 2048, numExperts: 16, loadPattern: "skewed", totalTokens: 10, activeExperts: 4, maxExpertTokens: 5, medianSeconds: 120e-6 });
+  assert.throws(() => parseCalibrationCsv(csv.replace("42.5", "x"), "h100.csv"), /h100\.csv line 4: median_us must be a non-negative number, got "x"/);
+  assert.throws(() => parseCalibrationCsv("kind,dtype\n", "a.csv"), /a\.csv line 1: header must have column hidden/);
+  const set = loadCalibration();
+  assert.equal(set.directory, "data/calibration");
+  assert.equal(set.present, set.files.length > 0);
+  if (!set.present) assert.match(set.message, /no calibration CSV/);
+});
+
+test("all-to-all: DeepEP interpolation, kernel choice, EP1 costs nothing, hot ranks receive more", () => {
+  assert.equal(interpolateOnEp([{ ep: 8, v: 100 }, { ep: 32, v: 50 }], 16, (r) => r.v), 75);
+  const ll = allToAllTime({ tokensPerRank: 128, topK: 8, hiddenSize: 7168, ep: 32 }, hw.deepep);
+  assert.equal(ll.kernel, "lowLatency");
+  // DeepEP measured 155 us dispatch at this point; bytes / 48 GB/s + 10 us
+  close(ll.dispatchSeconds, (128 * 8 * (7168 + 224)) / 48e9 + 10e-6, 1e-9);
+  close(ll.dispatchSeconds, 155e-6, 0.1);
+  assert.equal(allToAllTime({ tokensPerRank: 4096, topK: 8, hiddenSize: 7168, ep: 32 }, hw.deepep).kernel, "normal");
+  assert.equal(allToAllTime({ tokensPerRank: 128, topK: 8, hiddenSize: 7168, ep: 1 }, hw.deepep).seconds, 0);
+  const hot = allToAllTime({ tokensPerRank: 128, topK: 8, hiddenSize: 7168, ep: 32, maxReceivedCopies: 4096 }, hw.deepep);
+  assert.ok(hot.seconds > ll.seconds * 3);
+});
+
+test("rankWorkFromLoads: contiguous and replicated placements; EP must divide the slots", () => {
+  assert.deepEqual(rankWorkFromLoads([6, 0, 2, 2], 2), [{ tokens: 6, activeExperts: 1 }, { tokens: 4, activeExperts: 2 }]);
+  // expert 0 replicated twice: its 6 tokens split 3 + 3 over ranks 0 and 1
+  assert.deepEqual(rankWorkFromLoads([6, 0, 2, 2], 2, [0, 1, 2, 0, 3, 1]), [{ tokens: 5, activeExperts: 2 }, { tokens: 5, activeExperts: 2 }]);
+  assert.throws(() => rankWorkFromLoads([1, 1, 1], 2), /ep must divide the number of experts \(3\), got 2/);
+  assert.throws(() => rankWorkFromLoads([1, 1], 1, [0, 0]), /expert 1/);
+});
+
+const dsv3 = stepModelFromSpec(loadModel("deepseek-v3"));
+const maverick = stepModelFromSpec(loadModel("llama-4-maverick"));
+
+test("stepModelFromSpec uses the catalog: MoE layers, KV bytes, top-k", () => {
+  assert.equal(dsv3.numMoeLayers, 58);
+  assert.equal(dsv3.kvBytesPerTokenPerLayer, 1152);
+  assert.equal(dsv3.topK, 8);
+  assert.equal(maverick.numMoeLayers, 24);
+  assert.equal(maverick.kvBytesPerTokenPerLayer, 2 * 8 * 128 * 2);
+});
+
+test("stepTime: breakdown sums to the layer time; overlap takes the max; bound is the largest part", () => {
+  for (const [model, ep, mode, batch] of [[dsv3, 32, "decode", 4096], [dsv3, 8, "prefill", 32768], [maverick, 16, "decode", 2048]] as const) {
+    const input = { model, gpu, deepep: hw.deepep, ep, batchTokens: batch, mode, contextTokens: 4096 } as const;
+    const b = stepTime(input);
+    close(b.layerSeconds, b.attentionSeconds + b.expertSeconds + b.communicationSeconds, 1e-12);
+    close(b.expertSeconds, b.routedExpertSeconds + b.sharedExpertSeconds, 1e-12);
+    close(b.communicationSeconds, b.dispatchSeconds + b.combineSeconds, 1e-12);
+    const parts = { attention: b.attentionSeconds, experts: b.expertSeconds, communication: b.communicationSeconds };
+    assert.equal(parts[b.bound], Math.max(...Object.values(parts)));
+    assert.equal(b.rankImbalance, 1); // default loads are balanced
+    const o = stepTime({ ...input, overlapCommunication: true });
+    close(o.layerSeconds, Math.max(b.attentionSeconds + b.expertSeconds, b.communicationSeconds), 1e-12);
+  }
+});
+
+test("stepTime: decode attention grows with context; skew slows the slowest rank", () => {
+  const base = { model: dsv3, gpu, deepep: hw.deepep, ep: 32, batchTokens: 8192, mode: "decode", contextTokens: 1024 } as const;
+  assert.ok(stepTime({ ...base, contextTokens: 16384 }).attentionSeconds > 4 * stepTime(base).attentionSeconds);
+  const loads = new Array(256).fill(256);
+  loads[0] = 256 * 20;
+  const skewed = stepTime({ ...base, expertLoads: loads });
+  assert.equal(skewed.slowestRank, 0);
+  assert.ok(skewed.routedExpertSeconds > stepTime(base).routedExpertSeconds * 2);
+});
+
+test("stepTime: errors for tokens < 0, context < 0, EP not dividing the experts", () => {
+  const base = { model: dsv3, gpu, deepep: hw.deepep, ep: 32, batchTokens: 4096, mode: "decode", contextTokens: 4096 } as const;
+  assert.throws(() => stepTime({ ...base, batchTokens: -1 }), /batchTokens must be a finite number >= 0, got -1/);
+  assert.throws(() => stepTime({ ...base, contextTokens: -1 }), /contextTokens must be a finite number >= 0, got -1/);
+  assert.throws(() => stepTime({ ...base, ep: 7 }), /ep must divide numRoutedExperts \(256\) of deepseek-v3, got 7/);
+  assert.throws(() => stepTime({ ...base, expertLoads: [1, 2] }), /expertLoads must have numRoutedExperts = 256 items/);
+});
+
+test("runScenario: EPLB evens out rank loads of a skewed prefill batch and speeds it up", () => {
+  const opts = { model: "llama-4-maverick", gpu: "h100", ep: 32, batchTokens: 131072, mode: "prefill" } as const;
+  const contiguous = runScenario({ ...opts, placement: "contiguous" });
+  const eplb = runScenario({ ...opts, placement: "eplb" });
+  assert.equal(eplb.redundantExperts, 32);
+  assert.equal(eplb.phy2log.length, 160);
+  assert.ok(contiguous.breakdown.rankImbalance > 1.5);
+  assert.ok(eplb.breakdown.rankImbalance < 1.2);
+  assert.ok(eplb.breakdown.layerSeconds < contiguous.breakdown.layerSeconds);
+  assert.ok(eplb.memory.kvCapacityTokens < contiguous.memory.kvCapacityTokens, "redundant experts take KV memory");
+  assert.deepEqual(runScenario({ ...opts, placement: "eplb" }).expertLoads, eplb.expertLoads, "seeded: same loads");
+  assert.throws(() => runScenario({ ...opts, model: "nope" }), /must be one of .*deepseek-v3/);
+  assert.throws(() => runScenario({ ...opts, gpu: "a100" }), /gpu must be one of h100, h200, h800/);
+  assert.throws(() => runScenario({ ...opts, placement: "eplb", redundantExperts: 5 }), /ep must divide experts \+ redundant/);
+});
+
+test("eplbNetEffect: speedup minus KV capacity and stalls; verdicts", () => {
+  const e = eplbNetEffect({ baselineSeconds: 2, eplbSeconds: 1, kvCapacityTokensBaseline: 100, kvCapacityTokensEplb: 90, kvBound: true, stallSeconds: 0, intervalSteps: 3000 });
+  close(e.netSpeedup, 1.8, 1e-12);
+  assert.equal(e.verdict, "helps");
+  const stall = eplbNetEffect({ baselineSeconds: 1, eplbSeconds: 1, kvCapacityTokensBaseline: 100, kvCapacityTokensEplb: 100, kvBound: false, stallSeconds: 0.91, intervalSteps: 3000 });
+  close(stall.stallFraction, 0.91 / 3000.91, 1e-12);
+  assert.equal(stall.verdict, "no effect");
+  assert.equal(eplbNetEffect({ baselineSeconds: 1, eplbSeconds: 1, kvCapacityTokensBaseline: 100, kvCapacityTokensEplb: 80, kvBound: true, stallSeconds: 0, intervalSteps: 1 }).verdict, "hurts");
+  assert.throws(() => eplbNetEffect({ baselineSeconds: 0, eplbSeconds: 1, kvCapacityTokensBaseline: 1, kvCapacityTokensEplb: 1, kvBound: false, stallSeconds: 0, intervalSteps: 1 }), /baselineSeconds/);
+});
+
+test("realbWhatIf: lower precision on overloaded ranks only, marked unverified", () => {
+  const s = runScenario({ model: "llama-4-maverick", gpu: "h100", ep: 32, batchTokens: 131072, mode: "prefill" });
+  const r = realbWhatIf(s.input, 1.2, "fp8");
+  assert.equal(r.verified, false);
+  assert.ok(r.switchedRanks.length > 0 && r.switchedRanks.length < 32);
+  assert.ok(r.layerSpeedup > 1);
+  assert.throws(() => realbWhatIf(s.input, 0.5), /thresholdOverMean/);
+});
+
+test("CLI: expert-time and step print, --json parses, bad input exits non-zero with one line", () => {
+  const j = runCli(["expert-time", "--gpu", "h100", "--hidden", "7168", "--intermediate", "2048", "--tokens", "1,8,64,512", "--json"]);
+  assert.equal(j.status, 0, j.stderr);
+  const arr = JSON.parse(j.stdout) as Array<{ tokens: number; seconds: number }>;
+  assert.deepEqual(arr.map((p) => p.tokens), [1, 8, 64, 512]);
+  close(arr[0].seconds, rankExpertTime({ tokens: 1, activeExperts: 1 }, DSV3, gpu).seconds, 1e-12);
+  const bad = runCli(["expert-time", "--gpu", "a100", "--hidden", "1", "--intermediate", "1"]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /h100, h200, h800/);
+  const s = runCli(["step", "--model", "deepseek-v3", "--gpu", "h100", "--ep", "32", "--tokens", "4096", "--placement", "eplb", "--json"]);
+  assert.equal(s.status, 0, s.stderr);
+  const o = JSON.parse(s.stdout);
+  assert.equal(o.redundantExperts, 32);
+  close(o.layerSeconds, o.attentionSeconds + o.expertSeconds + o.communicationSeconds, 1e-12);
+  for (const [args, re] of [
+    [["--model", "nope", "--ep", "8", "--tokens", "1"], /--model must be one of/],
+    [["--model", "deepseek-v3", "--ep", "7", "--tokens", "1"], /--ep must divide numRoutedExperts \(256\)/],
+    [["--model", "deepseek-v3", "--ep", "8", "--tokens", "-1"], /--tokens must be an integer >= 0, got -1/],
+    [["--model", "deepseek-v3", "--ep", "8", "--tokens", "1", "--context", "-1"], /--context must be an integer >= 0, got -1/],
+  ] as const) {
+    const r = runCli(["step", ...args]);
+    assert.equal(r.status, 2, args.join(" "));
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split("\n").length, 1);
+  }
+});
