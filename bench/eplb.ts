@@ -37,8 +37,8 @@ export const eplbBench: BenchSection = {
   run() {
     const weight = zipfLikeWeight(2025, 58, 256);
     for (const c of CASES) {
-      const fast = time(() => rebalanceExperts(weight, 288, c.groups, c.nodes, c.gpus), 9, 2);
-      const naive = time(() => rebalanceExpertsNaive(weight, 288, c.groups, c.nodes, c.gpus), 5, 1);
+      const fast = time(() => rebalanceExperts(weight, 288, c.groups, c.nodes, c.gpus), 21, 20);
+      const naive = time(() => rebalanceExpertsNaive(weight, 288, c.groups, c.nodes, c.gpus), 11, 5);
       console.log(`  -- ${c.name}`);
       report({ name: "rebalanceExperts", value: fast.medianSeconds, unit: "s" });
       report({ name: "naive transcription (same run)", value: naive.medianSeconds, unit: "s" });

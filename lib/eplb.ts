@@ -28,88 +28,94 @@
 import { describeValue, requireInteger, requireMatrix, requireNumberArray, requireOneOf } from "./validate";
 
 // ---------------------------------------------------------------------------------------------
-// Small internals: a binary heap of indices, stable descending order, inverse permutation.
+// Row kernels on typed arrays. Loads are float32 values (Float32Array); every scratch buffer
+// comes from a `Scratch` allocated once per call, so the hot loops allocate nothing.
 // ---------------------------------------------------------------------------------------------
 
-/** A binary min-heap of small integer ids, ordered by `less(a, b)`. */
-interface IndexHeap {
-  push(id: number): void;
-  /** The smallest id (by `less`), without removing it. */
-  top(): number;
-  pop(): number;
-  /** Re-sifts the top after its key grew (cheaper than pop + push). */
-  updateTop(): void;
-  size(): number;
-}
-
-function createIndexHeap(capacity: number, less: (a: number, b: number) => boolean): IndexHeap {
-  const heap = new Int32Array(capacity);
-  let n = 0;
-  const siftDown = (start: number): void => {
-    let i = start;
-    const id = heap[i];
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const c = r < n && less(heap[r], heap[l]) ? r : l;
-      if (!less(heap[c], id)) break;
-      heap[i] = heap[c];
-      i = c;
-    }
-    heap[i] = id;
-  };
-  return {
-    push(id: number): void {
-      let i = n++;
-      while (i > 0) {
-        const p = (i - 1) >> 1;
-        if (!less(id, heap[p])) break;
-        heap[i] = heap[p];
-        i = p;
-      }
-      heap[i] = id;
-    },
-    top: () => heap[0],
-    pop(): number {
-      const id = heap[0];
-      heap[0] = heap[--n];
-      if (n > 0) siftDown(0);
-      return id;
-    },
-    updateTop(): void {
-      siftDown(0);
-    },
-    size: () => n,
-  };
-}
-
-/** Largest item count `stableDescendingOrder` handles (its sort key packs the index in 21 bits). */
+/** Largest item count a row may have (the sort key packs the index in 21 bits). */
 const MAX_SORT_ITEMS = 1 << 21;
 
-/**
- * Indices 0..n-1 sorted by descending `w`, ties by ascending index (a stable descending sort).
- * Fast path: `w` holds non-negative float32 values, whose bit patterns order like the values, so
- * (complemented bits) x 2^21 + index is one exact float64 key and a native numeric sort suffices.
- */
-function stableDescendingOrder(w: Float32Array, out: Int32Array, keys: Float64Array): void {
-  const n = w.length;
-  const bits = new Uint32Array(w.buffer, w.byteOffset, n);
-  for (let i = 0; i < n; i++) keys[i] = (0xffffffff - bits[i]) * MAX_SORT_ITEMS + i;
-  const sorted = keys.subarray(0, n).sort();
-  for (let k = 0; k < n; k++) out[k] = sorted[k] % MAX_SORT_ITEMS;
+/** Scratch buffers for rows of up to `n` items and `packs` packs. */
+interface Scratch {
+  order: Int32Array;
+  keys: Float64Array;
+  /** One float32 and its bits, to read a float32's bit pattern. */
+  one: Float32Array;
+  oneBits: Uint32Array;
+  heap: Int32Array;
+  heapKey: Float64Array;
+  packCount: Int32Array;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Row kernels on typed arrays (float32 values held in Float32Array). The public helpers and
-// rebalanceExperts share them.
-// ---------------------------------------------------------------------------------------------
+function createScratch(n: number): Scratch {
+  const one = new Float32Array(1);
+  return {
+    order: new Int32Array(n),
+    keys: new Float64Array(n),
+    one,
+    oneBits: new Uint32Array(one.buffer),
+    heap: new Int32Array(n),
+    heapKey: new Float64Array(n),
+    packCount: new Int32Array(n),
+  };
+}
+
+// A binary min-heap of ids ordered by (heapKey[id], id): ties go to the lower id. Used for the
+// lightest pack (key = load) and for the expert with the highest load per replica (key = -load).
+function heapLess(key: Float64Array, a: number, b: number): boolean {
+  return key[a] < key[b] || (key[a] === key[b] && a < b);
+}
+
+function heapPush(heap: Int32Array, size: number, key: Float64Array, id: number): void {
+  let i = size;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    if (!heapLess(key, id, heap[p])) break;
+    heap[i] = heap[p];
+    i = p;
+  }
+  heap[i] = id;
+}
+
+/** Restores the heap after heap[start]'s key grew (or after moving the last id to the top). */
+function heapSiftDown(heap: Int32Array, size: number, key: Float64Array, start: number): void {
+  let i = start;
+  const id = heap[i];
+  for (;;) {
+    const l = 2 * i + 1;
+    if (l >= size) break;
+    const r = l + 1;
+    const c = r < size && heapLess(key, heap[r], heap[l]) ? r : l;
+    if (!heapLess(key, heap[c], id)) break;
+    heap[i] = heap[c];
+    i = c;
+  }
+  heap[i] = id;
+}
 
 /**
- * Packs `w.length` items into `numPacks` packs of `w.length / numPacks` items each.
+ * Writes into `s.order` the indices 0..n-1 by descending `w`, ties by ascending index (a stable
+ * descending sort). `w` holds non-negative float32 values, whose bit patterns order like the
+ * values, so (complemented bits) x 2^21 + index is one exact float64 key: a native numeric sort.
+ */
+function stableDescendingOrder(w: Float32Array, n: number, s: Scratch): void {
+  const f = s.one;
+  const u = s.oneBits;
+  const keys = n === s.keys.length ? s.keys : s.keys.subarray(0, n);
+  for (let i = 0; i < n; i++) {
+    f[0] = w[i];
+    keys[i] = (0xffffffff - u[0]) * MAX_SORT_ITEMS + i;
+  }
+  keys.sort();
+  for (let k = 0; k < n; k++) s.order[k] = keys[k] % MAX_SORT_ITEMS;
+}
+
+/**
+ * Packs the `w.length` items into `numPacks` packs of `w.length / numPacks` items each: items
+ * in descending load, each into the lightest pack with room (ties: lowest pack index).
  * Writes each item's pack and its rank (position) inside the pack.
  */
-function packRow(w: Float32Array, numPacks: number, packOut: Int32Array, rankOut: Int32Array): void {
+function packRow(w: Float32Array, numPacks: number, packOut: Int32Array, rankOut: Int32Array, s: Scratch): void {
   const n = w.length;
   const perPack = n / numPacks;
   if (perPack === 1) {
@@ -120,54 +126,57 @@ function packRow(w: Float32Array, numPacks: number, packOut: Int32Array, rankOut
     }
     return;
   }
-  const packLoad = new Float64Array(numPacks); // float32 values
-  const packCount = new Int32Array(numPacks);
-  // Lightest pack first; equal loads: lowest pack index.
-  const heap = createIndexHeap(numPacks, (a, b) => packLoad[a] < packLoad[b] || (packLoad[a] === packLoad[b] && a < b));
-  for (let p = 0; p < numPacks; p++) heap.push(p);
-  const order = new Int32Array(n);
-  stableDescendingOrder(w, order, new Float64Array(n));
+  const load = s.heapKey; // pack loads, float32 values
+  const count = s.packCount;
+  let size = 0;
+  for (let p = 0; p < numPacks; p++) {
+    load[p] = 0;
+    count[p] = 0;
+    heapPush(s.heap, size++, load, p);
+  }
+  stableDescendingOrder(w, n, s);
   for (let k = 0; k < n; k++) {
-    const item = order[k];
-    const p = heap.top();
+    const item = s.order[k];
+    const p = s.heap[0]; // the lightest pack with room
     packOut[item] = p;
-    rankOut[item] = packCount[p]++;
-    packLoad[p] = Math.fround(packLoad[p] + w[item]);
-    if (packCount[p] === perPack) heap.pop(); // full: no longer a candidate
-    else heap.updateTop();
+    rankOut[item] = count[p]++;
+    load[p] = Math.fround(load[p] + w[item]);
+    if (count[p] === perPack) s.heap[0] = s.heap[--size]; // full: no longer a candidate
+    heapSiftDown(s.heap, size, load, 0);
   }
 }
 
 /**
- * Replicates `w.length` experts into `numPhy` slots: slot i < w.length holds expert i, each
- * further slot goes to the expert with the highest load per replica.
+ * Replicates the `w.length` experts into `numPhy` slots: slot i < w.length holds expert i, each
+ * further slot goes to the expert with the highest load per replica (ties: lowest index).
  */
-function replicateRow(w: Float32Array, numPhy: number, phy2log: Int32Array, rank: Int32Array, logcnt: Int32Array): void {
+function replicateRow(w: Float32Array, numPhy: number, phy2log: Int32Array, rank: Int32Array, logcnt: Int32Array, s: Scratch): void {
   const numLog = w.length;
-  const perReplica = new Float64Array(numLog); // float32 values: fround(w / count)
+  const negPerReplica = s.heapKey; // -fround(w / count): the min-heap top is the max load per replica
+  let size = 0;
   for (let e = 0; e < numLog; e++) {
     phy2log[e] = e;
     rank[e] = 0;
     logcnt[e] = 1;
-    perReplica[e] = w[e];
   }
   if (numPhy === numLog) return;
-  // Highest load per replica first; equal: lowest expert index.
-  const heap = createIndexHeap(numLog, (a, b) => perReplica[a] > perReplica[b] || (perReplica[a] === perReplica[b] && a < b));
-  for (let e = 0; e < numLog; e++) heap.push(e);
+  for (let e = 0; e < numLog; e++) {
+    negPerReplica[e] = -w[e];
+    heapPush(s.heap, size++, negPerReplica, e);
+  }
   for (let i = numLog; i < numPhy; i++) {
-    const e = heap.top();
+    const e = s.heap[0];
     phy2log[i] = e;
     rank[i] = logcnt[e]++;
-    perReplica[e] = Math.fround(w[e] / logcnt[e]);
-    heap.updateTop();
+    negPerReplica[e] = -Math.fround(w[e] / logcnt[e]);
+    heapSiftDown(s.heap, size, negPerReplica, 0);
   }
 }
 
-/** Rounds a row of numbers to float32, as `weight.float()` does. */
+/** Rounds a row of numbers to float32, as `weight.float()` does (and -0 to +0). */
 function toFloat32Row(row: ArrayLike<number>): Float32Array {
   const out = new Float32Array(row.length);
-  for (let i = 0; i < row.length; i++) out[i] = row[i] + 0; // + 0 turns -0 into +0
+  for (let i = 0; i < row.length; i++) out[i] = row[i] + 0;
   return out;
 }
 
@@ -262,10 +271,11 @@ export function balancedPacking(weight: ArrayLike<number>[], numPacks: number): 
   }
   const packIndex: Int32Array[] = [];
   const rankInPack: Int32Array[] = [];
+  const scratch = createScratch(cols);
   for (const row of weight) {
     const pack = new Int32Array(cols);
     const rank = new Int32Array(cols);
-    packRow(toFloat32Row(row), numPacks, pack, rank);
+    packRow(toFloat32Row(row), numPacks, pack, rank, scratch);
     packIndex.push(pack);
     rankInPack.push(rank);
   }
@@ -297,11 +307,12 @@ export function replicateExperts(weight: ArrayLike<number>[], numPhysical: numbe
   const phy2log: Int32Array[] = [];
   const rank: Int32Array[] = [];
   const logcnt: Int32Array[] = [];
+  const scratch = createScratch(numPhysical);
   for (const row of weight) {
     const p = new Int32Array(numPhysical);
     const r = new Int32Array(numPhysical);
     const c = new Int32Array(cols);
-    replicateRow(toFloat32Row(row), numPhysical, p, r, c);
+    replicateRow(toFloat32Row(row), numPhysical, p, r, c, scratch);
     phy2log.push(p);
     rank.push(r);
     logcnt.push(c);
@@ -330,8 +341,57 @@ interface LayerPlacementArrays {
   logcnt: Int32Array;
 }
 
-/** The hierarchical algorithm on one layer (float32 row). */
-function rebalanceLayer(w: Float32Array, numReplicas: number, numGroups: number, numNodes: number, numGpus: number): LayerPlacementArrays {
+/** Buffers for `rebalanceLayer`, allocated once per `rebalanceExperts` call and reused per layer. */
+interface LayerWorkspace {
+  groupLoad: Float32Array;
+  groupNode: Int32Array;
+  groupRank: Int32Array;
+  log2mlog: Int32Array;
+  mlog2log: Int32Array;
+  mlogcnt: Int32Array;
+  nodeW: Float32Array;
+  phy2mlog: Int32Array;
+  rank: Int32Array;
+  cnt: Int32Array;
+  perSlot: Float32Array;
+  slotGpu: Int32Array;
+  slotPos: Int32Array;
+  groupScratch: Scratch;
+  slotScratch: Scratch;
+}
+
+function createLayerWorkspace(numExperts: number, numReplicas: number, numGroups: number, numNodes: number): LayerWorkspace {
+  const expertsPerNode = numExperts / numNodes;
+  const slotsPerNode = numReplicas / numNodes;
+  return {
+    groupLoad: new Float32Array(numGroups),
+    groupNode: new Int32Array(numGroups),
+    groupRank: new Int32Array(numGroups),
+    log2mlog: new Int32Array(numExperts),
+    mlog2log: new Int32Array(numExperts),
+    mlogcnt: new Int32Array(numExperts),
+    nodeW: new Float32Array(expertsPerNode),
+    phy2mlog: new Int32Array(slotsPerNode),
+    rank: new Int32Array(slotsPerNode),
+    cnt: new Int32Array(expertsPerNode),
+    perSlot: new Float32Array(slotsPerNode),
+    slotGpu: new Int32Array(slotsPerNode),
+    slotPos: new Int32Array(slotsPerNode),
+    groupScratch: createScratch(numGroups),
+    slotScratch: createScratch(slotsPerNode),
+  };
+}
+
+/** The hierarchical algorithm on one layer (float32 row `w`); writes phy2log, phyrank, logcnt. */
+function rebalanceLayer(
+  w: Float32Array,
+  numReplicas: number,
+  numGroups: number,
+  numNodes: number,
+  numGpus: number,
+  ws: LayerWorkspace,
+  out: LayerPlacementArrays,
+): void {
   const numExperts = w.length;
   const groupSize = numExperts / numGroups;
   const groupsPerNode = numGroups / numNodes;
@@ -339,20 +399,16 @@ function rebalanceLayer(w: Float32Array, numReplicas: number, numGroups: number,
   const slotsPerNode = numReplicas / numNodes;
   const gpusPerNode = numGpus / numNodes;
   const slotsPerGpu = numReplicas / numGpus;
+  const { groupLoad, groupNode, groupRank, log2mlog, mlog2log, mlogcnt, nodeW, phy2mlog, rank, cnt, perSlot, slotGpu, slotPos } = ws;
 
   // # Step 1: pack groups onto nodes (group load = float32 sum of its experts' loads).
-  const groupLoad = new Float32Array(numGroups);
   for (let g = 0; g < numGroups; g++) {
     let s = 0;
     for (let j = 0; j < groupSize; j++) s = Math.fround(s + w[g * groupSize + j]);
     groupLoad[g] = s;
   }
-  const groupNode = new Int32Array(numGroups);
-  const groupRank = new Int32Array(numGroups);
-  packRow(groupLoad, numNodes, groupNode, groupRank);
-  // log2mlog: logical expert -> "node-major" logical index; mlog2log is its inverse.
-  const log2mlog = new Int32Array(numExperts);
-  const mlog2log = new Int32Array(numExperts);
+  packRow(groupLoad, numNodes, groupNode, groupRank, ws.groupScratch);
+  // log2mlog: logical expert -> "node-major" logical index (node n owns [n*E/N, (n+1)*E/N)).
   for (let e = 0; e < numExperts; e++) {
     const g = (e / groupSize) | 0;
     const m = (groupNode[g] * groupsPerNode + groupRank[g]) * groupSize + (e % groupSize);
@@ -360,34 +416,22 @@ function rebalanceLayer(w: Float32Array, numReplicas: number, numGroups: number,
     mlog2log[m] = e;
   }
 
-  const phy2log = new Int32Array(numReplicas);
-  const phyrank = new Int32Array(numReplicas);
-  const mlogcnt = new Int32Array(numExperts);
-  const nodeW = new Float32Array(expertsPerNode);
-  const phy2mlog = new Int32Array(slotsPerNode);
-  const rank = new Int32Array(slotsPerNode);
-  const cnt = new Int32Array(expertsPerNode);
-  const perSlot = new Float32Array(slotsPerNode);
-  const slotGpu = new Int32Array(slotsPerNode);
-  const slotPos = new Int32Array(slotsPerNode);
   for (let node = 0; node < numNodes; node++) {
     // # Step 2: replicate experts within the node.
     for (let j = 0; j < expertsPerNode; j++) nodeW[j] = w[mlog2log[node * expertsPerNode + j]];
-    replicateRow(nodeW, slotsPerNode, phy2mlog, rank, cnt);
+    replicateRow(nodeW, slotsPerNode, phy2mlog, rank, cnt, ws.slotScratch);
     for (let j = 0; j < expertsPerNode; j++) mlogcnt[node * expertsPerNode + j] = cnt[j];
 
     // # Step 3: pack the node's replicas onto its GPUs (replica load = expert load / count).
     for (let s = 0; s < slotsPerNode; s++) perSlot[s] = Math.fround(nodeW[phy2mlog[s]] / cnt[phy2mlog[s]]);
-    packRow(perSlot, gpusPerNode, slotGpu, slotPos);
+    packRow(perSlot, gpusPerNode, slotGpu, slotPos, ws.slotScratch);
     for (let s = 0; s < slotsPerNode; s++) {
       const dst = node * slotsPerNode + slotGpu[s] * slotsPerGpu + slotPos[s];
-      phy2log[dst] = mlog2log[node * expertsPerNode + phy2mlog[s]];
-      phyrank[dst] = rank[s];
+      out.phy2log[dst] = mlog2log[node * expertsPerNode + phy2mlog[s]];
+      out.phyrank[dst] = rank[s];
     }
   }
-  const logcnt = new Int32Array(numExperts);
-  for (let e = 0; e < numExperts; e++) logcnt[e] = mlogcnt[log2mlog[e]];
-  return { phy2log, phyrank, logcnt };
+  for (let e = 0; e < numExperts; e++) out.logcnt[e] = mlogcnt[log2mlog[e]];
 }
 
 /** eplb.py's outputs: the placement of every layer. */
@@ -424,12 +468,18 @@ export function rebalanceExperts(
 ): EplbResult {
   const { cols: numExperts } = requireLoadMatrix("weight", weight);
   validateEplbParams(numExperts, { numReplicas, numGroups, numNodes, numGpus });
-  const hierarchical = eplbPolicy(numGroups, numNodes) === "hierarchical";
-  const layers = weight.map((row) =>
-    hierarchical
-      ? rebalanceLayer(toFloat32Row(row), numReplicas, numGroups, numNodes, numGpus)
-      : rebalanceLayer(toFloat32Row(row), numReplicas, 1, 1, numGpus),
-  );
+  // The global policy is the hierarchical one with a single group on a single node.
+  const [G, N] = eplbPolicy(numGroups, numNodes) === "hierarchical" ? [numGroups, numNodes] : [1, 1];
+  const ws = createLayerWorkspace(numExperts, numReplicas, G, N);
+  const layers = weight.map((row) => {
+    const out: LayerPlacementArrays = {
+      phy2log: new Int32Array(numReplicas),
+      phyrank: new Int32Array(numReplicas),
+      logcnt: new Int32Array(numExperts),
+    };
+    rebalanceLayer(toFloat32Row(row), numReplicas, G, N, numGpus, ws, out);
+    return out;
+  });
   // log2phy: columns in replica-creation order (phyrank), padded with -1.
   let maxCount = 0;
   for (const l of layers) for (let e = 0; e < numExperts; e++) maxCount = Math.max(maxCount, l.logcnt[e]);
