@@ -7,7 +7,8 @@
 import { Command, CliError, formatHelp, getFlag, getString, OptionSpecs, parseArgs } from "./args";
 import { listModels, loadModel, ModelSpec } from "../lib/models";
 import {
-  comparePublished, countParameters, expertBytes, formatBytes, formatParams, kvCachePerToken, PartCounts, PublishedComparison,
+  comparePublished, countParameters, expertBytes, formatBytes, formatParams, kvCachePerToken, paramsTemplate, PartCounts,
+  PublishedComparison,
 } from "../lib/params";
 import { createCapture, writeCapture } from "../lib/capture";
 
@@ -17,65 +18,6 @@ const SPECS: OptionSpecs = {
   list: { kind: "boolean", help: "list the models of the catalog" },
   help: { kind: "boolean", help: "show this help" },
 };
-
-function snakeParts(p: PartCounts): Record<string, number> {
-  return {
-    input_embedding: p.inputEmbedding,
-    output_head: p.outputHead,
-    attention: p.attention,
-    router: p.router,
-    routed_experts: p.routedExperts,
-    shared_experts: p.sharedExperts,
-    dense_mlps: p.denseMlps,
-    norms: p.norms,
-    total: p.total,
-  };
-}
-
-function snakeComparison(c: PublishedComparison): Record<string, unknown> {
-  return {
-    stated: c.stated, published: c.published, computed: c.computed, compare_with: c.compareWith,
-    error_pct: c.errorPct, rule: c.rule, agrees: c.agrees,
-  };
-}
-
-/**
- * The filled-in capture template of one model, as a JSON-ready object: the study guide's six keys
- * first, then the breakdown, the published comparison, expert bytes and KV bytes per token.
- * @throws {TypeError}/{RangeError} when model is not a valid catalog entry.
- * @example paramsTemplate(loadModel("mixtral-8x7b")).experts_per_token // => 2
- */
-export function paramsTemplate(model: ModelSpec): Record<string, unknown> {
-  const c = countParameters(model);
-  const a = model.architecture;
-  const kv = kvCachePerToken(model);
-  const cmp = comparePublished(model);
-  return {
-    model: model.id,
-    total_parameters: c.total.total,
-    active_parameters_per_token: c.active.total,
-    num_experts: a.numRoutedExperts,
-    experts_per_token: a.expertsPerToken,
-    layers_with_experts: c.numMoeLayers,
-    name: model.name,
-    num_layers: c.numLayers,
-    num_shared_experts: a.numSharedExperts,
-    breakdown: { total: snakeParts(c.total), active: snakeParts(c.active) },
-    published: {
-      total: snakeComparison(cmp.total),
-      active: snakeComparison(cmp.active),
-      ...(cmp.checkpointTotal ? { checkpoint_total: snakeComparison(cmp.checkpointTotal) } : {}),
-    },
-    expert_bytes: { bf16: expertBytes(model, "bf16"), fp8: expertBytes(model, "fp8"), int4: expertBytes(model, "int4") },
-    kv_bytes_per_token: {
-      attention: kv.kind,
-      all_layers_bf16: kv.allLayersBytes,
-      global_layers_bf16: kv.globalLayersBytes,
-      window_tokens: kv.windowTokens,
-      local_layers: kv.numLocalLayers,
-    },
-  };
-}
 
 const PART_LABELS: Array<[keyof PartCounts, string]> = [
   ["inputEmbedding", "input embedding"], ["outputHead", "output head"], ["attention", "attention"], ["router", "router"],

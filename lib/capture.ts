@@ -38,7 +38,8 @@ export interface CaptureRecord {
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 
 function checkScalar(where: string, field: string, v: unknown): CaptureScalar {
-  if (v === null || typeof v === "string" || typeof v === "boolean") return v;
+  if (v === null) return null;
+  if (typeof v === "string" || typeof v === "boolean") return v;
   if (typeof v === "number") {
     if (!Number.isFinite(v)) throw new RangeError(`${where}: ${field} must be a finite number, got ${describeValue(v)}`);
     return v;
@@ -319,4 +320,23 @@ export function comparisonMarkdown(comparison: CaptureComparison, onlyChanged = 
   const esc = (s: string) => s.replace(/\|/g, "\\|");
   const rows = [[ "field", comparison.a.name, comparison.b.name, "change"], ["---", "---:", "---:", "---"], ...cells];
   return rows.map((r) => `| ${r.map(esc).join(" | ")} |`).join("\n");
+}
+
+/**
+ * A copy of a capture keeping only the named fields (a name also keeps its dotted children:
+ * "kv_bytes_per_token" keeps "kv_bytes_per_token.all_layers_bf16"), in the order of `names`.
+ * @param names field names or prefixes to keep
+ * @throws {TypeError}/{RangeError} when record is not a valid capture or names is not a list of strings.
+ * @example selectFields(createCapture("x", { a: 1, b: { c: 2 }, d: 3 }), ["b", "a"]).fields // => { "b.c": 2, a: 1 }
+ */
+export function selectFields(record: CaptureRecord, names: readonly string[]): CaptureRecord {
+  const r = validateCapture(record, "record");
+  if (!Array.isArray(names) || names.some((n) => typeof n !== "string")) {
+    throw new TypeError(`names must be an array of field names, got ${describeValue(names)}`);
+  }
+  const fields: Record<string, CaptureValue> = {};
+  for (const n of names) {
+    for (const [k, v] of Object.entries(r.fields)) if (k === n || k.startsWith(`${n}.`)) fields[k] = v;
+  }
+  return { ...r, fields };
 }

@@ -180,8 +180,14 @@ function toFloat32Row(row: ArrayLike<number>): Float32Array {
   return out;
 }
 
+function plainArray(t: Int32Array): number[] {
+  const out = new Array<number>(t.length);
+  for (let i = 0; i < t.length; i++) out[i] = t[i];
+  return out;
+}
+
 function toNestedArray(rows: Int32Array[]): number[][] {
-  return rows.map((r) => Array.from(r));
+  return rows.map(plainArray);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -484,15 +490,19 @@ export function rebalanceExperts(
   let maxCount = 0;
   for (const l of layers) for (let e = 0; e < numExperts; e++) maxCount = Math.max(maxCount, l.logcnt[e]);
   const log2phy = layers.map((l) => {
-    const table: number[][] = [];
-    for (let e = 0; e < numExperts; e++) table.push(new Array<number>(maxCount).fill(-1));
+    const table: number[][] = new Array<number[]>(numExperts);
+    for (let e = 0; e < numExperts; e++) {
+      const row = new Array<number>(maxCount);
+      for (let k = 0; k < maxCount; k++) row[k] = -1;
+      table[e] = row;
+    }
     for (let s = 0; s < numReplicas; s++) table[l.phy2log[s]][l.phyrank[s]] = s;
     return table;
   });
   return {
-    phy2log: layers.map((l) => Array.from(l.phy2log)),
+    phy2log: layers.map((l) => plainArray(l.phy2log)),
     log2phy,
-    logcnt: layers.map((l) => Array.from(l.logcnt)),
+    logcnt: layers.map((l) => plainArray(l.logcnt)),
   };
 }
 
@@ -622,7 +632,7 @@ export type ReplicaChoice = "even" | "position";
  * @param numGpus GPUs, dividing the slot count.
  * @returns `[numGpus]` load per GPU (tokens).
  * @throws {RangeError} on an expert id out of range or a bad placement.
- * @example routedGpuLoads([0, 0, 0, 1], placementFromPhy2log([0, 1, 0, 1], 2), 2, "position") // => [3, 1]
+ * @example routedGpuLoads([0, 0, 0, 0], placementFromPhy2log([0, 0, 1, 1], 2), 2, "position") // => [4, 0]
  */
 export function routedGpuLoads(
   expertIds: ArrayLike<number>,

@@ -496,3 +496,168 @@ export function formatBytes(bytes: number, digits = 1): string {
   for (const [u, s] of units) if (n >= u) return `${(n / u).toFixed(digits)} ${s}`;
   return `${n} B`;
 }
+
+/** One catalog row: the numbers notebooks compare across models. */
+export interface ModelSummary {
+  id: string;
+  name: string;
+  totalParams: number;
+  activeParams: number;
+  /** activeParams / totalParams. */
+  activeShare: number;
+  numRoutedExperts: number;
+  numSharedExperts: number;
+  expertsPerToken: number;
+  numMoeLayers: number;
+  numLayers: number;
+  /** Bytes to store every weight in bf16. */
+  weightBytesBf16: number;
+  /** Matrix-multiply FLOPs per token (`flopsPerToken`). */
+  flopsPerToken: number;
+  attention: "gqa" | "mla";
+  /** KV bytes per token in bf16 while the context fits every layer's window. */
+  kvBytesPerToken: number;
+  /** KV bytes per token beyond the window (only global layers grow); = kvBytesPerToken without local layers. */
+  kvBytesPerTokenLongContext: number;
+  /** Published figures as stated, with the computed error (see `comparePublished`). */
+  publishedTotal: string;
+  publishedActive: string;
+  totalErrorPct: number;
+  activeErrorPct: number;
+  /** Both published figures agree with the computed ones under their rule. */
+  agrees: boolean;
+}
+
+/**
+ * The catalog numbers of one model in one object (for tables and charts across models).
+ * @throws {TypeError}/{RangeError} when model is not a valid catalog entry.
+ * @example modelSummary(loadModel("kimi-k2")).numRoutedExperts // => 384
+ */
+export function modelSummary(model: ModelSpec): ModelSummary {
+  const m = checkedModel(model);
+  const c = countParameters(m);
+  const kv = kvCachePerToken(m);
+  const cmp = comparePublished(m);
+  return {
+    id: m.id,
+    name: m.name,
+    totalParams: c.total.total,
+    activeParams: c.active.total,
+    activeShare: c.active.total / c.total.total,
+    numRoutedExperts: m.architecture.numRoutedExperts,
+    numSharedExperts: m.architecture.numSharedExperts,
+    expertsPerToken: m.architecture.expertsPerToken,
+    numMoeLayers: c.numMoeLayers,
+    numLayers: c.numLayers,
+    weightBytesBf16: 2 * c.total.total,
+    flopsPerToken: flopsPerToken(m),
+    attention: kv.kind,
+    kvBytesPerToken: kv.allLayersBytes,
+    kvBytesPerTokenLongContext: kv.globalLayersBytes,
+    publishedTotal: cmp.total.stated,
+    publishedActive: cmp.active.stated,
+    totalErrorPct: cmp.total.errorPct,
+    activeErrorPct: cmp.active.errorPct,
+    agrees: cmp.total.agrees && cmp.active.agrees,
+  };
+}
+
+/** What `sequencesThatFit` returns. */
+export interface SequencesThatFit {
+  /** Whole sequences of `contextTokens` whose KV fits beside the weights (0 when the weights alone do not fit). */
+  sequences: number;
+  /** Weights on the rank (experts + the rest). */
+  weightBytes: number;
+  /** KV cache of one sequence. */
+  kvBytesPerSequence: number;
+  /** Memory left for KV after the weights (negative when the weights do not fit). */
+  freeBytes: number;
+}
+
+/**
+ * How many sequences of `contextTokens` one rank can hold: (memory - weights) / KV per sequence.
+ * @param options as `memoryPerRank` (its `sequences` is ignored), plus `memoryBytes`: usable memory of one GPU in bytes
+ * @throws {TypeError}/{RangeError} naming the option.
+ * @example sequencesThatFit(loadModel("deepseek-v3"), { epSize: 32, expertDtype: "fp8", contextTokens: 32768, memoryBytes: 80e9 }).sequences // => 11
+ */
+export function sequencesThatFit(model: ModelSpec, options: EpMemoryOptions & { memoryBytes: number }): SequencesThatFit {
+  if (typeof options !== "object" || options === null) throw new TypeError(`options must be an object, got ${describeValue(options)}`);
+  const memoryBytes = requireNumber("options.memoryBytes", options.memoryBytes, { min: 0, minExclusive: true });
+  const contextTokens = requireInteger("options.contextTokens", options.contextTokens, { min: 1 });
+  const weights = memoryPerRank(model, { ...options, sequences: 0 });
+  const perSequence = kvCacheBytes(model, contextTokens, options.kvDtype ?? "bf16");
+  const weightBytes = weights.expertBytes + weights.nonExpertBytes;
+  const freeBytes = memoryBytes - weightBytes;
+  return { sequences: freeBytes <= 0 ? 0 : Math.floor(freeBytes / perSequence), weightBytes, kvBytesPerSequence: perSequence, freeBytes };
+}
+
+/**
+ * The study guide's capture template filled in for one model, JSON-ready: its six keys first
+ * (model, total_parameters, active_parameters_per_token, num_experts, experts_per_token,
+ * layers_with_experts), then the part-by-part breakdown, published comparison, expert bytes and
+ * KV bytes per token (snake_case throughout). `moe-lab params --json` prints it.
+ * @throws {TypeError}/{RangeError} when model is not a valid catalog entry.
+ * @example paramsTemplate(loadModel("mixtral-8x7b")).experts_per_token // => 2
+ */
+export function paramsTemplate(model: ModelSpec): Record<string, unknown> {
+  const m = checkedModel(model);
+  const c = countParameters(m);
+  const a = m.architecture;
+  const kv = kvCachePerToken(m);
+  const cmp = comparePublished(m);
+  const snakeParts = (p: PartCounts) => ({
+    input_embedding: p.inputEmbedding, output_head: p.outputHead, attention: p.attention, router: p.router,
+    routed_experts: p.routedExperts, shared_experts: p.sharedExperts, dense_mlps: p.denseMlps, norms: p.norms, total: p.total,
+  });
+  const snakeCmp = (x: PublishedComparison) => ({
+    stated: x.stated, published: x.published, computed: x.computed, compare_with: x.compareWith,
+    error_pct: x.errorPct, rule: x.rule, agrees: x.agrees,
+  });
+  return {
+    model: m.id,
+    total_parameters: c.total.total,
+    active_parameters_per_token: c.active.total,
+    num_experts: a.numRoutedExperts,
+    experts_per_token: a.expertsPerToken,
+    layers_with_experts: c.numMoeLayers,
+    name: m.name,
+    num_layers: c.numLayers,
+    num_shared_experts: a.numSharedExperts,
+    breakdown: { total: snakeParts(c.total), active: snakeParts(c.active) },
+    published: {
+      total: snakeCmp(cmp.total),
+      active: snakeCmp(cmp.active),
+      ...(cmp.checkpointTotal ? { checkpoint_total: snakeCmp(cmp.checkpointTotal) } : {}),
+    },
+    expert_bytes: { bf16: expertBytes(m, "bf16"), fp8: expertBytes(m, "fp8"), int4: expertBytes(m, "int4") },
+    kv_bytes_per_token: {
+      attention: kv.kind,
+      all_layers_bf16: kv.allLayersBytes,
+      global_layers_bf16: kv.globalLayersBytes,
+      window_tokens: kv.windowTokens,
+      local_layers: kv.numLocalLayers,
+    },
+  };
+}
+
+/**
+ * Bytes one token sends through expert parallelism's all-to-all per forward pass, if every one of
+ * its top-k experts sits on another rank (the worst case; shared experts stay local): in each MoE
+ * layer its hidden state is dispatched to k experts and k results are combined back.
+ * @param dispatchDtype format of the dispatched hidden states, default "fp8" (DeepEP's dispatch)
+ * @param combineDtype format of the returned expert outputs, default "bf16"
+ * @throws {TypeError}/{RangeError} for an invalid model or dtype.
+ * @example allToAllBytesPerToken(loadModel("mixtral-8x7b")).totalBytes // => 786432 (32 layers x 2 x 4096 x (1 + 2))
+ */
+export function allToAllBytesPerToken(
+  model: ModelSpec,
+  dispatchDtype: Dtype = "fp8",
+  combineDtype: Dtype = "bf16",
+): { perLayerDispatchBytes: number; perLayerCombineBytes: number; numMoeLayers: number; totalBytes: number } {
+  const m = checkedModel(model);
+  const a = m.architecture;
+  const numMoeLayers = moeLayerIndices(m).length;
+  const perLayerDispatchBytes = a.expertsPerToken * a.hiddenSize * bytesPerParam(dispatchDtype);
+  const perLayerCombineBytes = a.expertsPerToken * a.hiddenSize * bytesPerParam(combineDtype);
+  return { perLayerDispatchBytes, perLayerCombineBytes, numMoeLayers, totalBytes: numMoeLayers * (perLayerDispatchBytes + perLayerCombineBytes) };
+}

@@ -238,6 +238,27 @@ export function popularityWeights(numExperts: number, popularity: Popularity): n
   return w.map((x) => x / total);
 }
 
+/**
+ * The same popularity values dealt to the experts in a random order (Fisher-Yates): real models'
+ * hot experts are scattered over the expert ids, not numbered 0, 1, 2...
+ * @param rng the random stream.
+ * @param weights `[numExperts]` popularity (>= 0), e.g. from `popularityWeights`; not modified.
+ * @returns a permutation of `weights`, `[numExperts]`.
+ * @throws {RangeError} on negative or NaN weights.
+ * @example shufflePopularity(createRng(1), [0.5, 0.3, 0.15, 0.05]) // => [0.5, 0.15, 0.05, 0.3]
+ */
+export function shufflePopularity(rng: Rng, weights: ArrayLike<number>): number[] {
+  requireRng(rng);
+  const out = Array.from(requireNumberArray("weights", weights, { min: 0 }));
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.random() * (i + 1));
+    const tmp = out[i];
+    out[i] = out[j];
+    out[j] = tmp;
+  }
+  return out;
+}
+
 /** Walker/Vose alias table: one uniform draw picks an expert in O(1). */
 export interface AliasTable {
   /** Probability of keeping column i, `[n]`. */
@@ -637,8 +658,19 @@ export function routeGating(rng: Rng, options: GatingOptions): GatingRouting {
       }
       const ng = selectTop(groupScore, 0, numGroups, groupIdx, groupVal, 0, topkGroup);
       // Visit chosen groups in ascending order so expert ties still go to the lower index.
-      const chosen = Array.from(groupIdx.subarray(0, ng)).sort((x, y) => x - y);
-      for (const g of chosen) count = selectTop(score, g * groupSize, (g + 1) * groupSize, bestIdx, bestVal, count, c);
+      for (let a = 1; a < ng; a++) {
+        const g = groupIdx[a];
+        let b = a;
+        while (b > 0 && groupIdx[b - 1] > g) {
+          groupIdx[b] = groupIdx[b - 1];
+          b--;
+        }
+        groupIdx[b] = g;
+      }
+      for (let a = 0; a < ng; a++) {
+        const g = groupIdx[a];
+        count = selectTop(score, g * groupSize, (g + 1) * groupSize, bestIdx, bestVal, count, c);
+      }
     }
     const base = t * c;
     for (let j = 0; j < c; j++) choices[base + j] = bestIdx[j];
@@ -652,8 +684,9 @@ export function routeGating(rng: Rng, options: GatingOptions): GatingRouting {
       let mx = -Infinity;
       for (let e = 0; e < numExperts; e++) if (logits[e] > mx) mx = logits[e];
       let s = 0;
-      for (let e = 0; e < numExperts; e++) s += Math.exp(logits[e] - mx);
-      for (let e = 0; e < numExperts; e++) probSum[e] += Math.exp(logits[e] - mx) / s;
+      for (let e = 0; e < numExperts; e++) s += score[e] = Math.exp(logits[e] - mx); // score is free now
+      const inv = 1 / s;
+      for (let e = 0; e < numExperts; e++) probSum[e] += score[e] * inv;
     }
   }
   const routing = makeRouting(numTokens, numExperts, topK, numSpare, choices, gates);
@@ -990,4 +1023,61 @@ export function routeLayers(rng: Rng, options: LayerRoutingOptions): LayerRoutin
     rankToExpert.push(perm);
   }
   return { loads, exponents, rankToExpert };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sweeps
+// ---------------------------------------------------------------------------------------------
+
+/** Imbalance of one batch size, over several batches. */
+export interface BatchImbalanceRow {
+  /** Tokens per batch. */
+  batchTokens: number;
+  /** Mean over the batches of max/mean expert load. */
+  meanImbalance: number;
+  /** Smallest and largest max/mean seen. */
+  minImbalance: number;
+  maxImbalance: number;
+}
+
+/**
+ * Max/mean expert imbalance against batch size for any router: for each batch size, routes
+ * `trials` independent batches with `route(rng, batchTokens)` and averages their imbalance.
+ * Small batches add sampling noise to the router's own skew (even a uniform router is skewed).
+ * @param rng the random stream, shared by all batches in order.
+ * @param route a router of `batchTokens` tokens, e.g. `(r, n) => routePopularity(r, {...options, numTokens: n})`.
+ * @param batchSizes tokens per batch, each >= 1.
+ * @param trials batches per size (>= 1).
+ * @returns one row per batch size, in the given order.
+ * @throws {TypeError} when route is not a function; {RangeError} on bad sizes or trials.
+ * @example imbalanceByBatchSize(createRng(1), (r, n) => routePopularity(r, { numTokens: n, numExperts: 8, topK: 1, popularity: { kind: "uniform" } }), [1], 2)[0].meanImbalance
+ * // => 8 (one token on 8 experts: max 1, mean 1/8)
+ */
+export function imbalanceByBatchSize(
+  rng: Rng,
+  route: (rng: Rng, batchTokens: number) => Routing,
+  batchSizes: number[],
+  trials: number,
+): BatchImbalanceRow[] {
+  requireRng(rng);
+  if (typeof route !== "function") throw new TypeError(`route must be a function (rng, batchTokens) => Routing, got ${describeValue(route)}`);
+  requireNumberArray("batchSizes", batchSizes, { min: 1 });
+  requireInteger("trials", trials, { min: 1 });
+  return batchSizes.map((batchTokens, i) => {
+    requireInteger(`batchSizes[${i}]`, batchTokens, { min: 1 });
+    const values: number[] = [];
+    for (let k = 0; k < trials; k++) {
+      const loads = route(rng, batchTokens).loads;
+      let total = 0;
+      let max = 0;
+      for (const x of loads) {
+        total += x;
+        if (x > max) max = x;
+      }
+      values.push(total > 0 ? max / (total / loads.length) : 1);
+    }
+    let sum = 0;
+    for (const v of values) sum += v;
+    return { batchTokens, meanImbalance: sum / trials, minImbalance: Math.min(...values), maxImbalance: Math.max(...values) };
+  });
 }

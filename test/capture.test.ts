@@ -8,7 +8,7 @@ import { tmpdir } from "os";
 import { join } from "path";
 import {
   CAPTURE_SCHEMA, CAPTURE_VERSION, compareCaptures, comparisonCells, comparisonMarkdown, createCapture, formatComparison,
-  parseCapture, readCapture, validateCapture, writeCapture,
+  parseCapture, readCapture, selectFields, validateCapture, writeCapture,
 } from "../lib/capture";
 import { main } from "../cli/main";
 
@@ -80,6 +80,15 @@ test("comparison renderings", () => {
   const md = comparisonMarkdown(cmp);
   assert.match(md, /^\| field \| healthy run \| slow run \| change \|/);
   assert.doesNotMatch(md, /2025-07-01/, "no timestamps in notebook tables");
+});
+
+test("selectFields keeps named fields and their dotted children, in the given order", () => {
+  const s = selectFields(healthy, ["step_ms", "model", "nope"]);
+  assert.deepEqual(Object.keys(s.fields), ["step_ms.attention", "step_ms.experts", "step_ms.all_to_all", "model"]);
+  assert.equal(s.name, healthy.name);
+  assert.equal(s.timestamp, healthy.timestamp);
+  assert.equal(Object.keys(healthy.fields).length, 8, "the input is unchanged");
+  assert.throws(() => selectFields(healthy, "model" as never), (e: unknown) => e instanceof TypeError && /^names must be an array/.test((e as Error).message));
 });
 
 test("inputs are not mutated", () => {

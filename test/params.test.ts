@@ -9,7 +9,7 @@ import { listModels, loadModel, ModelSpec } from "../lib/models";
 import {
   activeParameters, agreesWithPublished, bytesPerParam, comparableParameters, comparePublished, countParameters,
   expertBytes, expertParams, flopsPerToken, formatBytes, formatParams, kvCacheBytes, kvCachePerToken, memoryPerRank,
-  mtpParameters, totalParameters, weightBytes,
+  allToAllBytesPerToken, modelSummary, mtpParameters, paramsTemplate, sequencesThatFit, totalParameters, weightBytes,
 } from "../lib/params";
 import { mkdtempSync, rmSync } from "fs";
 import { tmpdir } from "os";
@@ -235,6 +235,47 @@ test("memory per rank: experts split over ranks, the rest replicated, KV per seq
   }
   // Uneven split: the busiest rank holds the ceiling.
   assert.equal(memoryPerRank(loadModel("mixtral-8x7b"), { epSize: 3 }).expertReplicasPerRank, 3);
+});
+
+test("sequencesThatFit: free memory after the weights, in whole sequences", () => {
+  const m = loadModel("deepseek-v3");
+  const opts = { epSize: 32, expertDtype: "fp8" as const, contextTokens: 32768, memoryBytes: 80e9 };
+  const fit = sequencesThatFit(m, opts);
+  const w = memoryPerRank(m, { ...opts, sequences: 0 });
+  assert.equal(fit.weightBytes, w.totalBytes);
+  assert.equal(fit.kvBytesPerSequence, kvCacheBytes(m, 32768));
+  assert.equal(fit.sequences, Math.floor((80e9 - w.totalBytes) / kvCacheBytes(m, 32768)));
+  assert.ok(memoryPerRank(m, { ...opts, sequences: fit.sequences }).totalBytes <= 80e9);
+  assert.ok(memoryPerRank(m, { ...opts, sequences: fit.sequences + 1 }).totalBytes > 80e9);
+  assert.equal(sequencesThatFit(m, { ...opts, epSize: 1 }).sequences, 0, "the whole model does not fit one GPU");
+  assert.throws(() => sequencesThatFit(m, { ...opts, memoryBytes: 0 }), (e: unknown) => e instanceof RangeError && /^options\.memoryBytes must be/.test((e as Error).message));
+  assert.throws(() => sequencesThatFit(m, { ...opts, contextTokens: 0 }), (e: unknown) => e instanceof RangeError && /^options\.contextTokens must be an integer >= 1/.test((e as Error).message));
+});
+
+test("modelSummary and paramsTemplate agree with the counts", () => {
+  for (const id of listModels()) {
+    const m = loadModel(id);
+    const s = modelSummary(m);
+    const c = countParameters(m);
+    assert.equal(s.totalParams, c.total.total);
+    assert.equal(s.activeShare, c.active.total / c.total.total);
+    assert.equal(s.kvBytesPerToken, kvCachePerToken(m).allLayersBytes);
+    assert.equal(s.agrees, true, id);
+    const t = paramsTemplate(m);
+    assert.equal(t.total_parameters, s.totalParams);
+    assert.equal(t.layers_with_experts, s.numMoeLayers);
+  }
+});
+
+test("allToAllBytesPerToken: k hidden states out and back in every MoE layer", () => {
+  const m = loadModel("deepseek-v3");
+  const a = m.architecture;
+  const x = allToAllBytesPerToken(m);
+  assert.equal(x.perLayerDispatchBytes, a.expertsPerToken * a.hiddenSize);
+  assert.equal(x.perLayerCombineBytes, 2 * a.expertsPerToken * a.hiddenSize);
+  assert.equal(x.totalBytes, countParameters(m).numMoeLayers * 3 * a.expertsPerToken * a.hiddenSize);
+  assert.equal(allToAllBytesPerToken(m, "bf16", "bf16").totalBytes, (x.totalBytes * 4) / 3);
+  assert.throws(() => allToAllBytesPerToken(m, "fp16" as never), (e: unknown) => e instanceof RangeError && /^dtype must be one of/.test((e as Error).message));
 });
 
 test("agreesWithPublished: exact within 1%, rounded by rounding or truncation, and it can fail", () => {

@@ -9,12 +9,14 @@ import {
   buildAliasTable,
   createFastStream,
   expertCapacity,
+  imbalanceByBatchSize,
   logitBiasFromWeights,
   popularityWeights,
   routeBiased,
   routeGating,
   routeLayers,
   routePopularity,
+  shufflePopularity,
   simulateBiasBalancing,
   switchAuxLoss,
 } from "../lib/routing";
@@ -359,4 +361,24 @@ test("property (capacity): loads sum to tokens x k minus dropped, no expert over
     }),
     { numRuns: 100 },
   );
+});
+
+test("imbalanceByBatchSize: one token is maximally skewed, large uniform batches approach 1", () => {
+  const route = (r: ReturnType<typeof createRng>, n: number) => routePopularity(r, { numTokens: n, numExperts: 8, topK: 1, popularity: { kind: "uniform" } });
+  const rows = imbalanceByBatchSize(createRng(1), route, [1, 100000], 2);
+  assert.equal(rows[0].batchTokens, 1);
+  assert.equal(rows[0].meanImbalance, 8);
+  assert.ok(rows[1].meanImbalance < 1.02 && rows[1].minImbalance <= rows[1].maxImbalance);
+  assert.throws(() => imbalanceByBatchSize(createRng(1), route, [0], 1), { name: "RangeError", message: /batchSizes\[0\]/ });
+  assert.throws(() => imbalanceByBatchSize(createRng(1), route, [4], 0), { name: "RangeError", message: /trials/ });
+  assert.throws(() => imbalanceByBatchSize(createRng(1), 3 as never, [4], 1), { name: "TypeError", message: /route must be a function/ });
+});
+
+test("shufflePopularity: a seeded permutation, input untouched", () => {
+  const w = Object.freeze([0.5, 0.3, 0.15, 0.05]);
+  const a = shufflePopularity(createRng(1), w);
+  assert.deepEqual(a, [0.5, 0.15, 0.05, 0.3]);
+  assert.deepEqual(shufflePopularity(createRng(1), w), a);
+  assert.deepEqual([...w], [0.5, 0.3, 0.15, 0.05]);
+  assert.throws(() => shufflePopularity(createRng(1), [1, -1]), { name: "RangeError", message: /weights\[1\]/ });
 });

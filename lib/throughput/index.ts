@@ -16,3 +16,4 @@ export * from "./comm";
 export * from "./step";
 export * from "./scenario";
 export * from "./report";
+export * from "./incident";

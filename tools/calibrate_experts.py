@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""Calibrate moe-lab's expert roofline on a GPU (issue 5).
+
+Measures, in bf16:
+  1. one expert's SwiGLU MLP (x @ W_gate_up, SiLU(gate) * up, @ W_down) for 1, 2, 4, ... 16384
+     tokens, for the expert shapes of Llama 4 Maverick, DeepSeek-V3, Qwen3-235B and Mixtral 8x7B;
+  2. one GPU holding 16 experts of a layer, run as a grouped GEMM (torch._grouped_mm where
+     available, else a loop over experts), under balanced, skewed and single-expert loads, for a
+     range of total tokens.
+Each configuration is warmed up, then timed with CUDA events (optionally inside a CUDA graph);
+the CSV stores the median (and p10/p90) of the repeats.
+
+Writes a CSV that lib/throughput/calibration.ts reads (data/calibration/<gpu>.csv), with a
+header comment block: GPU name, moe-lab GPU id, driver, CUDA and torch versions, date.
+
+Usage:
+  python3 tools/calibrate_experts.py --gpu-id h100 --out data/calibration/h100.csv
+  python3 tools/calibrate_experts.py --dry-run --out /tmp/dry.csv   # CPU, tiny shapes: checks the format only
+
+The load patterns match lib/throughput/calibration.ts `groupedLoads`:
+  balanced: total // E each, remainder one each to the lowest indices;
+  skewed:   floor(total * w_i / sum w) with w_i = 1 / (i + 1), remainder one each to the lowest indices;
+  single:   everything on expert 0.
+"""
+import argparse
+import datetime
+import math
+import platform
+import statistics
+import subprocess
+import sys
+
+SHAPES = [
+    ("llama-4-maverick", 5120, 8192),
+    ("deepseek-v3", 7168, 2048),
+    ("qwen3-235b-a22b", 4096, 1536),
+    ("mixtral-8x7b", 4096, 14336),
+]
+TOKENS = [2 ** i for i in range(15)]  # 1 .. 16384
+GROUPED_EXPERTS = 16
+GROUPED_TOTALS = [16, 64, 256, 1024, 4096, 16384]
+COLUMNS = [
+    "kind", "dtype", "hidden", "intermediate", "num_experts", "load_pattern", "total_tokens",
+    "active_experts", "max_expert_tokens", "median_us", "p10_us", "p90_us", "repeats",
+]
+
+
+def grouped_loads(pattern, total, num_experts):
+    """Tokens per expert; the same rule as groupedLoads in lib/throughput/calibration.ts."""
+    if pattern == "single":
+        return [total] + [0] * (num_experts - 1)
+    w = [1.0 if pattern == "balanced" else 1.0 / (i + 1) for i in range(num_experts)]
+    s = sum(w)
+    loads = [math.floor(total * wi / s) for wi in w]
+    i = 0
+    while sum(loads) < total:
+        loads[i] += 1
+        i = (i + 1) % num_experts
+    return loads
+
+
+def percentile(xs, q):
+    ys = sorted(xs)
+    k = (len(ys) - 1) * q
+    lo, hi = math.floor(k), math.ceil(k)
+    return ys[lo] + (ys[hi] - ys[lo]) * (k - lo)
+
+
+class Timer:
+    """Times a zero-argument function: CUDA events (optionally a CUDA graph) on GPU, perf_counter on CPU."""
+
+    def __init__(self, torch, device, warmup, repeats, use_graphs):
+        self.torch, self.device, self.warmup, self.repeats, self.use_graphs = torch, device, warmup, repeats, use_graphs
+
+    def __call__(self, fn):
+        torch = self.torch
+        if self.device == "cpu":
+            import time
+            for _ in range(self.warmup):
+                fn()
+            times = []
+            for _ in range(self.repeats):
+                t0 = time.perf_counter()
+                fn()
+                times.append((time.perf_counter() - t0) * 1e6)
+            return times
+        for _ in range(self.warmup):
+            fn()
+        torch.cuda.synchronize()
+        run = fn
+        if self.use_graphs:
+            try:
+                stream = torch.cuda.Stream()
+                stream.wait_stream(torch.cuda.current_stream())
+                with torch.cuda.stream(stream):
+                    for _ in range(3):
+                        fn()
+                torch.cuda.current_stream().wait_stream(stream)
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph):
+                    fn()
+                run = graph.replay
+                for _ in range(3):
+                    run()
+            except Exception as e:  # some ops (loops with dynamic shapes) cannot be captured
+                print(f"  (CUDA graph capture failed, timing eagerly: {e})", file=sys.stderr)
+                run = fn
+        torch.cuda.synchronize()
+        times = []
+        for _ in range(self.repeats):
+            start = torch.cuda.Event(enable_timing=True)
+            end = torch.cuda.Event(enable_timing=True)
+            start.record()
+            run()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end) * 1e3)  # ms -> us
+        return times
+
+
+def swiglu(torch, x, w_gate_up, w_down):
+    h = x @ w_gate_up  # [tokens, 2I]
+    gate, up = h.chunk(2, dim=-1)
+    return (torch.nn.functional.silu(gate) * up) @ w_down
+
+
+def grouped_fn(torch, x, w_gate_up, w_down, loads, have_grouped_mm):
+    """A rank's experts over its tokens (sorted by expert). torch._grouped_mm when present, else a loop."""
+    active = [i for i, n in enumerate(loads) if n > 0]
+    if have_grouped_mm:
+        offs = torch.tensor([sum(loads[: i + 1]) for i in range(len(loads))], device=x.device, dtype=torch.int32)
+
+        def run():
+            h = torch._grouped_mm(x, w_gate_up, offs=offs)
+            gate, up = h.chunk(2, dim=-1)
+            return torch._grouped_mm(torch.nn.functional.silu(gate) * up, w_down, offs=offs)
+        return run
+    bounds = []
+    start = 0
+    for n in loads:
+        bounds.append((start, start + n))
+        start += n
+
+    def run_loop():
+        outs = []
+        for i in active:
+            a, b = bounds[i]
+            outs.append(swiglu(torch, x[a:b], w_gate_up[i], w_down[i]))
+        return outs
+    return run_loop
+
+
+def provenance(torch, device, gpu_id, grouped_impl, args):
+    lines = {
+        "tool": "tools/calibrate_experts.py (moe-lab issue 5)",
+        "gpu_id": gpu_id,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": device,
+        "grouped_impl": grouped_impl,
+        "timing": f"median of {args.repeats} repeats after {args.warmup} warm-up runs, "
+                  + ("CUDA events" + (" + CUDA graphs" if args.graphs else "") if device == "cuda" else "perf_counter (CPU dry run)"),
+    }
+    if device == "cuda":
+        lines["gpu"] = torch.cuda.get_device_name(0)
+        lines["cuda"] = str(torch.version.cuda)
+        try:
+            drv = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"], capture_output=True, text=True, timeout=30)
+            lines["driver"] = drv.stdout.strip().splitlines()[0] if drv.returncode == 0 and drv.stdout.strip() else "unknown"
+        except Exception:
+            lines["driver"] = "unknown"
+    else:
+        lines["gpu"] = "none (CPU dry run: format check only, not a calibration)"
+        lines["driver"] = "none"
+    return lines
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", required=True, help="CSV to write, e.g. data/calibration/h100.csv")
+    ap.add_argument("--gpu-id", default="h100", help="moe-lab GPU id (data/hardware.json): h100, h200, h800")
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--repeats", type=int, default=50)
+    ap.add_argument("--graphs", action="store_true", help="time inside CUDA graphs (less launch overhead)")
+    ap.add_argument("--dry-run", action="store_true", help="CPU, tiny shapes and few tokens: checks the CSV format only")
+    args = ap.parse_args()
+
+    import torch  # imported here so --help works without torch
+
+    device = "cpu" if args.dry_run else "cuda"
+    if device == "cuda" and not torch.cuda.is_available():
+        sys.exit("no CUDA device: run on a GPU, or use --dry-run to check the format on CPU")
+    shapes, tokens, totals = SHAPES, TOKENS, GROUPED_TOTALS
+    if args.dry_run:
+        shapes = [("tiny", 64, 32), ("tiny-wide", 32, 128)]
+        tokens, totals = [1, 2, 4, 8], [16, 64]
+        args.warmup, args.repeats = 1, 3
+    dtype = torch.bfloat16
+    timer = Timer(torch, device, args.warmup, args.repeats, args.graphs and device == "cuda")
+    have_grouped_mm = hasattr(torch, "_grouped_mm") and device == "cuda"
+    rows = []
+
+    def record(kind, hidden, inter, num_experts, pattern, total, loads, times):
+        rows.append([kind, "bf16", hidden, inter, num_experts, pattern, total, sum(1 for n in loads if n > 0), max(loads),
+                     f"{statistics.median(times):.3f}", f"{percentile(times, 0.1):.3f}", f"{percentile(times, 0.9):.3f}", len(times)])
+
+    gen = torch.Generator(device=device).manual_seed(0)
+    for name, hidden, inter in shapes:
+        w_gate_up = torch.randn(hidden, 2 * inter, device=device, dtype=dtype, generator=gen) * 0.02
+        w_down = torch.randn(inter, hidden, device=device, dtype=dtype, generator=gen) * 0.02
+        for t in tokens:
+            x = torch.randn(t, hidden, device=device, dtype=dtype, generator=gen)
+            times = timer(lambda: swiglu(torch, x, w_gate_up, w_down))
+            record("single", hidden, inter, 1, "single", t, [t], times)
+            print(f"single {name} {t:6d} tokens: {statistics.median(times):9.1f} us", file=sys.stderr)
+        del w_gate_up, w_down
+        E = GROUPED_EXPERTS
+        wg = torch.randn(E, hidden, 2 * inter, device=device, dtype=dtype, generator=gen) * 0.02
+        wd = torch.randn(E, inter, hidden, device=device, dtype=dtype, generator=gen) * 0.02
+        for pattern in ("balanced", "skewed", "single"):
+            for total in totals:
+                loads = grouped_loads(pattern, total, E)
+                x = torch.randn(total, hidden, device=device, dtype=dtype, generator=gen)
+                fn = grouped_fn(torch, x, wg, wd, loads, have_grouped_mm)
+                times = timer(fn)
+                record("grouped", hidden, inter, E, pattern, total, loads, times)
+                print(f"grouped {name} {pattern:8s} {total:6d} tokens: {statistics.median(times):9.1f} us", file=sys.stderr)
+        del wg, wd
+        if device == "cuda":
+            torch.cuda.empty_cache()
+
+    meta = provenance(torch, device, args.gpu_id, "torch._grouped_mm" if have_grouped_mm else "loop over experts", args)
+    with open(args.out, "w") as f:
+        for k, v in meta.items():
+            f.write(f"# {k}: {v}\n")
+        f.write(",".join(COLUMNS) + "\n")
+        for r in rows:
+            f.write(",".join(str(c) for c in r) + "\n")
+    print(f"wrote {args.out} ({len(rows)} rows)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
