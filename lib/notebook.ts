@@ -230,6 +230,16 @@ export function coerceParameter(p: NotebookParameter, raw: string): ParamValue {
   }
 }
 
+/** The widened TypeScript type of a parameter value (`number`, `string[]`...): injected values
+ * must not carry literal types, or comparisons with other literals fail to compile. */
+function tsType(v: ParamValue): string {
+  if (Array.isArray(v)) {
+    const kinds = [...new Set(v.map((x) => tsType(x)))];
+    return kinds.length === 1 ? `${kinds[0]}[]` : kinds.length === 0 ? "never[]" : `(${kinds.join(" | ")})[]`;
+  }
+  return typeof v;
+}
+
 /**
  * Returns a copy of `nb` with a cell tagged `injected-parameters` right after the `parameters`
  * cell, overriding the given values, and the overrides recorded in `metadata.moe_lab.parameters`.
@@ -247,7 +257,7 @@ export function injectParameters(nb: Notebook, overrides: Record<string, ParamVa
     }
   }
   const lines = ["// Injected by moe-lab run --param (overrides the parameters cell above)"];
-  for (const n of names) lines.push(`const ${n} = ${JSON.stringify(overrides[n])};`);
+  for (const n of names) lines.push(`const ${n}: ${tsType(overrides[n])} = ${JSON.stringify(overrides[n])};`);
   const injected: Cell = {
     id: "injected-parameters",
     cell_type: "code",

@@ -72,7 +72,7 @@ test("injectParameters: a tagged cell right after the parameters cell, recorded 
   assert.equal(JSON.stringify(SAMPLE), before);
   assert.equal(out.cells.length, 4);
   assert.deepEqual(out.cells[2].metadata.tags, ["injected-parameters"]);
-  assert.match(String((out.cells[2].source as string[]).join("")), /const seed = 7;\nconst sizes = \[9\];/);
+  assert.match(String((out.cells[2].source as string[]).join("")), /const seed: number = 7;\nconst sizes: number\[\] = \[9\];/);
   assert.deepEqual((out.metadata.moe_lab as { parameters: unknown }).parameters, { seed: 7, sizes: [9] });
   // Injecting again replaces the previous injected cell.
   assert.equal(injectParameters(out, { seed: 8 }).cells.length, 4);

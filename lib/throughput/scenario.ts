@@ -141,7 +141,7 @@ export function runScenario(options: ScenarioOptions, hardware: HardwareData = l
     overlapCommunication: options.overlapCommunication ?? false,
   };
   const breakdown = stepTime(input);
-  const dtype = precision === "fp4" ? "int4" : precision;
+  const dtype = paramsDtype(precision);
   const mem = memoryPerRank(spec, { epSize: ep, redundantExperts: redundant, expertDtype: dtype });
   const kvBudgetBytes = Math.max(0, gpu.hbmCapacityGB * 1e9 * (1 - HBM_RESERVE_FRACTION) - mem.expertBytes - mem.nonExpertBytes);
   return {
@@ -156,6 +156,15 @@ export function runScenario(options: ScenarioOptions, hardware: HardwareData = l
     memory: { expertBytes: mem.expertBytes, nonExpertBytes: mem.nonExpertBytes, kvBudgetBytes, kvCapacityTokens: Math.floor(kvBudgetBytes / model.kvBytesPerToken) },
     input,
   };
+}
+
+/**
+ * The lib/params storage type of an expert weight precision (FP4 is stored like int4: half a byte).
+ * @example paramsDtype("fp4") // => "int4"
+ */
+export function paramsDtype(precision: WeightPrecision): "bf16" | "fp8" | "int4" {
+  const p = requireOneOf("precision", precision, WEIGHT_PRECISIONS);
+  return p === "fp4" ? "int4" : p;
 }
 
 /** Inputs of `eplbNetEffect`. */
