@@ -17,8 +17,9 @@ export const CAPTURE_SCHEMA = "moe-lab/capture";
 /** The version of the capture format this code reads and writes. */
 export const CAPTURE_VERSION = 1;
 
-/** A field value: a JSON scalar, or a list of them (a route, per-expert loads). */
+/** One JSON scalar: a string, a finite number, a boolean or null. */
 export type CaptureScalar = string | number | boolean | null;
+/** A field value: a JSON scalar, or a list of them (a route, per-expert loads). */
 export type CaptureValue = CaptureScalar | CaptureScalar[];
 
 /** A capture: what ran, optionally when, and named fields with concrete values. */

@@ -6,6 +6,10 @@ import { createRng } from "../lib/rng";
 import {
   DEFAULT_FACTORS,
   allToAllTime,
+  attributeSlowdown,
+  denseFallbackStep,
+  paramsDtype,
+  runFields,
   eplbNetEffect,
   expertTimeCurve,
   expertWeightBytes,
@@ -261,4 +265,27 @@ test("CLI: expert-time and step print, --json parses, bad input exits non-zero w
     assert.match(r.stderr, re);
     assert.equal(r.stderr.trim().split("\n").length, 1);
   }
+});
+
+test("incident: runFields names the capture fields; attributeSlowdown finds the reverted change that explains a slowdown", () => {
+  const healthy = { model: "deepseek-v3", gpu: "h100", ep: 64, batchTokens: 8192, mode: "decode", contextTokens: 4096, placement: "eplb", zipfExponent: 0.4, seed: 1, weightPrecision: "fp8" } as const;
+  const f = runFields(runScenario(healthy));
+  assert.equal(f.model, "deepseek-v3");
+  assert.equal(f.placement, "eplb");
+  assert.equal(f.bound, "communication");
+  const slow = { ...healthy, placement: "contiguous", contextTokens: 5120 } as const;
+  const a = attributeSlowdown(healthy, slow);
+  assert.ok(a.slowdown > 1.3);
+  assert.equal(a.cause, "placement");
+  assert.deepEqual(a.attributions.map((x) => x.option), ["placement", "contextTokens"]);
+  assert.equal(attributeSlowdown(healthy, healthy).cause, null);
+  assert.throws(() => runFields({} as never), TypeError);
+});
+
+test("incident: dense fallback is memory-bound at small batches, and validates its options", () => {
+  const d = denseFallbackStep({ params: 70e9, bytesPerParam: 1, gpus: 8, batchTokens: 64, kvBytesPerToken: 327680, contextTokens: 4096 }, gpu);
+  assert.equal(d.bound, "memory");
+  close(d.seconds, (70e9 + 64 * 4096 * 327680) / 8 / (3.35e12 * 0.8), 1e-9);
+  assert.throws(() => denseFallbackStep({ params: 0, bytesPerParam: 1, gpus: 8, batchTokens: 1, kvBytesPerToken: 1, contextTokens: 1 }, gpu), /params must be/);
+  assert.equal(paramsDtype("fp4"), "int4");
 });
