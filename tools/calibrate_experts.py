@@ -15,7 +15,7 @@ header comment block: GPU name, moe-lab GPU id, driver, CUDA and torch versions,
 
 Usage:
   python3 tools/calibrate_experts.py --gpu-id h100 --out data/calibration/h100.csv
-  python3 tools/calibrate_experts.py --dry-run --out /tmp/dry.csv   # CPU, tiny shapes: checks the format only
+  python3 tools/calibrate_experts.py --dry-run --out dry-run.csv   # CPU, tiny shapes: checks the format only
 
 The load patterns match lib/throughput/calibration.ts `groupedLoads`:
   balanced: total // E each, remainder one each to the lowest indices;
