@@ -96,3 +96,12 @@ test("real kernel: Jupyter's own executor (nbconvert/nbclient) runs every notebo
     assert.ok(code.some((c) => (c.outputs ?? []).length > 0), `${f}: the real kernel produced outputs`);
   }
 });
+
+test("npm start's command line is valid (its options parse; --list-params runs nothing)", () => {
+  const pkg = JSON.parse(readFileSync(join(repoRoot(), "package.json"), "utf8")) as { scripts: Record<string, string> };
+  const m = /node bin\/moe-lab\.js (.+)$/.exec(pkg.scripts.start);
+  assert.ok(m, `start script runs the moe-lab CLI: ${pkg.scripts.start}`);
+  const r = runCli([...m[1].split(/\s+/), "--list-params"]);
+  assert.equal(r.status, 0, r.stderr);
+  for (const f of files) assert.match(r.stdout, new RegExp(`${f.replace(/\./g, "\\.")}:`));
+});
