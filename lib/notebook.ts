@@ -258,6 +258,8 @@ export function injectParameters(nb: Notebook, overrides: Record<string, ParamVa
   }
   const lines = ["// Injected by moe-lab run --param (overrides the parameters cell above)"];
   for (const n of names) lines.push(`const ${n}: ${tsType(overrides[n])} = ${JSON.stringify(overrides[n])};`);
+  // Tells lib/checks.ts that the prose's numbers (which describe the defaults) may not hold.
+  lines.push(`(globalThis as Record<string, unknown>).moeLabOverrides = ${JSON.stringify(overrides)};`);
   const injected: Cell = {
     id: "injected-parameters",
     cell_type: "code",

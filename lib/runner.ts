@@ -48,7 +48,10 @@ function failureText(outputs: Output[]): string {
   const lines = err.split("\n");
   // Keep the message and the first frames; drop tslab/node internals.
   const kept = lines.filter((l) => !/node:internal|node:vm|runner-worker|tslab[\\/]dist|^\s+at (?:Object\.|Module\.|node:)/.test(l));
-  return kept.slice(0, 12).join("\n");
+  // Put the error's own line first (assertion messages come after a code excerpt).
+  const errLine = kept.find((l) => /^\s*\w*(Error|Exception)\b.*:/.test(l));
+  const body = kept.slice(0, 12).join("\n");
+  return errLine && !kept.slice(0, 2).includes(errLine) ? `${errLine.trim()}\n${body}` : body;
 }
 
 /** Drops moe-lab's plotly.js loader outputs: the exported page inlines plotly.js once instead. */

@@ -1,0 +1,52 @@
+/**
+ * Checks cells: assertions on the numbers a notebook's prose quotes.
+ *
+ * With the notebook's own parameters every check must hold (a failure stops the notebook).
+ * When `moe-lab run --param` overrode parameters, the prose's numbers describe the defaults, so a
+ * check that no longer holds is reported instead of stopping the run: `summary()` lists them.
+ */
+import * as nodeAssert from "node:assert/strict";
+
+/** The global the runner's injected-parameters cell sets (names of overridden parameters). */
+export const OVERRIDES_GLOBAL = "moeLabOverrides";
+
+/** An assert-like checker for a notebook's Checks cell. */
+export interface Checks {
+  ok(value: unknown, message?: string): void;
+  equal(actual: unknown, expected: unknown, message?: string): void;
+  deepEqual(actual: unknown, expected: unknown, message?: string): void;
+  /** "all checks passed", or which checks did not hold under overridden parameters. */
+  summary(): string;
+}
+
+/**
+ * Creates the checker. Strict (throws) unless the runner injected parameter overrides.
+ * @example createChecks().summary() // => "all checks passed"
+ */
+export function createChecks(): Checks {
+  const overrides = (globalThis as Record<string, unknown>)[OVERRIDES_GLOBAL] as Record<string, unknown> | undefined;
+  const soft = !!overrides && Object.keys(overrides).length > 0;
+  let total = 0;
+  const missed: string[] = [];
+  const run = (f: () => void): void => {
+    total++;
+    if (!soft) return f();
+    try {
+      f();
+    } catch (e) {
+      missed.push((e as Error).message.split("\n")[0]);
+    }
+  };
+  return {
+    ok: (value, message) => run(() => nodeAssert.ok(value, message)),
+    equal: (a, b, message) => run(() => nodeAssert.equal(a, b, message)),
+    deepEqual: (a, b, message) => run(() => nodeAssert.deepEqual(a, b, message)),
+    summary(): string {
+      if (missed.length === 0) return "all checks passed";
+      return (
+        `${total - missed.length} of ${total} checks hold; ${missed.length} describe the default parameters and do not hold ` +
+        `with the overrides (${Object.keys(overrides ?? {}).join(", ")}):\n- ${missed.join("\n- ")}`
+      );
+    },
+  };
+}
