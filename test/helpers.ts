@@ -1,4 +1,5 @@
 /** Shared test helpers: run the CLI as a user would, find optional tools. */
+import assert from "node:assert/strict";
 import { spawnSync, SpawnSyncReturns } from "node:child_process";
 import { join } from "node:path";
 import { repoRoot } from "../lib/paths";
@@ -11,4 +12,19 @@ export function runCli(args: string[], cwd = repoRoot(), timeoutMs = 300_000): S
 /** Whether a command exists on PATH. */
 export function hasCommand(cmd: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" }).status === 0;
+}
+
+/** In CI a missing real component is a failure; locally the test says it is skipped and why. */
+export function missing(t: { skip(msg: string): void }, what: string): void {
+  const msg = `${what} (CI installs it from Debian: see .ci/run)`;
+  if (process.env.CI) assert.fail(`${msg}: required in CI`);
+  t.skip(msg);
+}
+
+/** A Python interpreter that can `import torch` (python3 on PATH, else Debian's), or null. */
+export function pythonWithTorch(): string | null {
+  for (const py of ["python3", "/usr/bin/python3"]) {
+    if (spawnSync(py, ["-c", "import torch"], { encoding: "utf8" }).status === 0) return py;
+  }
+  return null;
 }

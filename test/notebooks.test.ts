@@ -10,15 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "../lib/paths";
 import { readNotebook, cellSource, listParameters, findTaggedCell } from "../lib/notebook";
-import { runCli, hasCommand } from "./helpers";
+import { runCli, hasCommand, missing } from "./helpers";
 import { inspectPages, chromiumAvailable, CHROMIUM } from "./browser";
-
-/** In CI a missing real component is a failure; locally the test says it is skipped and why. */
-function missing(t: { skip(msg: string): void }, what: string): void {
-  const msg = `${what} (CI installs it from Debian: see .ci/run)`;
-  if (process.env.CI) assert.fail(`${msg}: required in CI`);
-  t.skip(msg);
-}
 
 const dir = join(repoRoot(), "notebooks");
 const files = readdirSync(dir).filter((f) => f.endsWith(".ipynb")).sort();

@@ -17,6 +17,12 @@ Usage:
   python3 tools/calibrate_experts.py --gpu-id h100 --out data/calibration/h100.csv
   python3 tools/calibrate_experts.py --dry-run --out dry-run.csv   # CPU, tiny shapes: checks the format only
 
+Before timing a grouped configuration, its output is compared with a plain per-expert loop; a
+grouped kernel that disagrees (or fails) is replaced by the loop for that shape, and the CSV's
+`grouped_impl` line says which one was timed. The CSV is written to a temporary file and renamed,
+so an interrupted run never leaves a half-written file. test/calibration-script.test.ts runs the
+--dry-run on CPU (Debian's python3-torch) and checks the CSV against lib/throughput/calibration.ts.
+
 The load patterns match lib/throughput/calibration.ts `groupedLoads`:
   balanced: total // E each, remainder one each to the lowest indices;
   skewed:   floor(total * w_i / sum w) with w_i = 1 / (i + 1), remainder one each to the lowest indices;
@@ -25,6 +31,7 @@ The load patterns match lib/throughput/calibration.ts `groupedLoads`:
 import argparse
 import datetime
 import math
+import os
 import platform
 import statistics
 import subprocess
@@ -150,6 +157,29 @@ def grouped_fn(torch, x, w_gate_up, w_down, loads, have_grouped_mm):
     return run_loop
 
 
+def loop_reference(torch, x, w_gate_up, w_down, loads):
+    """The grouped computation as a plain loop, concatenated: what a grouped kernel must reproduce."""
+    outs, start = [], 0
+    for i, n in enumerate(loads):
+        if n > 0:
+            outs.append(swiglu(torch, x[start:start + n], w_gate_up[i], w_down[i]))
+        start += n
+    return torch.cat(outs, dim=0)
+
+
+def grouped_matches_loop(torch, fn, x, w_gate_up, w_down, loads):
+    """True when the grouped kernel's output equals the loop's (bf16 tolerance); False if it errs."""
+    try:
+        got = fn()
+        got = got if torch.is_tensor(got) else torch.cat(got, dim=0)
+        want = loop_reference(torch, x, w_gate_up, w_down, loads)
+        scale = want.float().abs().max().item() or 1.0
+        return got.shape == want.shape and (got.float() - want.float()).abs().max().item() <= 0.05 * scale
+    except Exception as e:  # unsupported shape, missing kernel
+        print(f"  (grouped kernel failed: {e})", file=sys.stderr)
+        return False
+
+
 def provenance(torch, device, gpu_id, grouped_impl, args):
     lines = {
         "tool": "tools/calibrate_experts.py (moe-lab issue 5)",
@@ -184,7 +214,12 @@ def main():
     ap.add_argument("--repeats", type=int, default=50)
     ap.add_argument("--graphs", action="store_true", help="time inside CUDA graphs (less launch overhead)")
     ap.add_argument("--dry-run", action="store_true", help="CPU, tiny shapes and few tokens: checks the CSV format only")
+    ap.add_argument("--grouped-impl", choices=["auto", "grouped_mm", "loop"], default="auto",
+                    help="auto: torch._grouped_mm where available and correct, else a loop over experts")
     args = ap.parse_args()
+    out_dir = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(out_dir):
+        sys.exit(f"--out: folder {os.path.dirname(args.out) or '.'} does not exist")
 
     import torch  # imported here so --help works without torch
 
@@ -199,6 +234,10 @@ def main():
     dtype = torch.bfloat16
     timer = Timer(torch, device, args.warmup, args.repeats, args.graphs and device == "cuda")
     have_grouped_mm = hasattr(torch, "_grouped_mm") and device == "cuda"
+    if args.grouped_impl == "grouped_mm" and not have_grouped_mm:
+        sys.exit("--grouped-impl grouped_mm: this torch/device has no torch._grouped_mm (use auto or loop)")
+    use_grouped_mm = have_grouped_mm and args.grouped_impl != "loop"
+    impl_used = set()
     rows = []
 
     def record(kind, hidden, inter, num_experts, pattern, total, loads, times):
@@ -218,11 +257,17 @@ def main():
         E = GROUPED_EXPERTS
         wg = torch.randn(E, hidden, 2 * inter, device=device, dtype=dtype, generator=gen) * 0.02
         wd = torch.randn(E, inter, hidden, device=device, dtype=dtype, generator=gen) * 0.02
+        shape_grouped = use_grouped_mm
         for pattern in ("balanced", "skewed", "single"):
             for total in totals:
                 loads = grouped_loads(pattern, total, E)
                 x = torch.randn(total, hidden, device=device, dtype=dtype, generator=gen)
-                fn = grouped_fn(torch, x, wg, wd, loads, have_grouped_mm)
+                fn = grouped_fn(torch, x, wg, wd, loads, shape_grouped)
+                if shape_grouped and not grouped_matches_loop(torch, fn, x, wg, wd, loads):
+                    print(f"  torch._grouped_mm disagrees with the loop for {name}: timing the loop for this shape", file=sys.stderr)
+                    shape_grouped = False
+                    fn = grouped_fn(torch, x, wg, wd, loads, False)
+                impl_used.add("torch._grouped_mm" if shape_grouped else "loop over experts")
                 times = timer(fn)
                 record("grouped", hidden, inter, E, pattern, total, loads, times)
                 print(f"grouped {name} {pattern:8s} {total:6d} tokens: {statistics.median(times):9.1f} us", file=sys.stderr)
@@ -230,13 +275,19 @@ def main():
         if device == "cuda":
             torch.cuda.empty_cache()
 
-    meta = provenance(torch, device, args.gpu_id, "torch._grouped_mm" if have_grouped_mm else "loop over experts", args)
-    with open(args.out, "w") as f:
-        for k, v in meta.items():
-            f.write(f"# {k}: {v}\n")
-        f.write(",".join(COLUMNS) + "\n")
-        for r in rows:
-            f.write(",".join(str(c) for c in r) + "\n")
+    meta = provenance(torch, device, args.gpu_id, " + ".join(sorted(impl_used)), args)
+    tmp = f"{args.out}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "w") as f:
+            for k, v in meta.items():
+                f.write(f"# {k}: {v}\n")
+            f.write(",".join(COLUMNS) + "\n")
+            for r in rows:
+                f.write(",".join(str(c) for c in r) + "\n")
+        os.replace(tmp, args.out)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
     print(f"wrote {args.out} ({len(rows)} rows)", file=sys.stderr)
 
 

@@ -167,15 +167,36 @@ export function parseCalibrationCsv(text: string, file = "calibration.csv"): Cal
 }
 
 /**
+ * Refuses a file that is not a GPU measurement: the script's `--dry-run` writes `# device: cpu`
+ * (tiny shapes timed on the CPU, to check the format), and such a file must never be fitted as if
+ * it were an H100. Files without a `device` line (older or hand-made) are accepted.
+ * @throws {RangeError} naming the file and its device.
+ * @example requireGpuMeasurement({ file: "x.csv", meta: { device: "cuda" }, rows: [] }).file // => "x.csv"
+ */
+export function requireGpuMeasurement(file: CalibrationFile): CalibrationFile {
+  if (!file || typeof file !== "object" || typeof file.meta !== "object" || file.meta === null) {
+    throw new TypeError(`file must be a parsed calibration file ({file, meta, rows}), got ${describeValue(file)}`);
+  }
+  const device = file.meta.device;
+  if (device !== undefined && device !== "cuda") {
+    throw new RangeError(
+      `${file.file}: device is ${JSON.stringify(device)}, allowed: "cuda" (a --dry-run file checks the CSV format only; run tools/calibrate_experts.py on a GPU)`,
+    );
+  }
+  return file;
+}
+
+/**
  * Loads every data/calibration/*.csv (sorted by name). When the folder or the files are absent,
  * says so: `present: false` and a message naming the script that makes them.
- * @throws {RangeError} from `parseCalibrationCsv` for a malformed file.
+ * @throws {RangeError} from `parseCalibrationCsv` for a malformed file, and from
+ *   `requireGpuMeasurement` for a CPU dry-run file.
  * @example loadCalibration().directory // => "data/calibration"
  */
 export function loadCalibration(): CalibrationSet {
   const dir = dataPath("calibration");
   const names = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".csv")).sort() : [];
-  const files = names.map((f) => parseCalibrationCsv(readFileSync(dataPath("calibration", f), "utf8"), `data/calibration/${f}`));
+  const files = names.map((f) => requireGpuMeasurement(parseCalibrationCsv(readFileSync(dataPath("calibration", f), "utf8"), `data/calibration/${f}`)));
   const present = files.length > 0;
   return {
     present,
