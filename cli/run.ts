@@ -158,11 +158,25 @@ export const runCommand: Command = {
     await runPool(jobs, parallel, async (job) => {
       const start = Date.now();
       if (!quiet) io.err(`[${job.name}] running (${job.notebook.cells.filter((c) => c.cell_type === "code").length} code cells)\n`);
+      // A sweep's progress display is echoed once a cell has run 1 s, then at most once a second
+      // (and its final state, once any line of it was printed).
+      let lastProgressPrint = 0;
+      let printedCell = 0;
       const { notebook, failure } = await executeNotebook(job.notebook, {
         cwd: dirname(job.file),
         cellTimeoutSeconds: timeout,
         onProgress: (e) => {
-          if (!quiet && e.kind === "cell-done" && e.seconds >= 2) io.err(`[${job.name}] cell ${e.cellNumber} took ${e.seconds.toFixed(1)} s\n`);
+          if (quiet) return;
+          if (e.kind === "cell-done" && e.seconds >= 2) io.err(`[${job.name}] cell ${e.cellNumber} took ${e.seconds.toFixed(1)} s\n`);
+          if (e.kind === "cell-progress") {
+            const now = Date.now();
+            const final = e.text.endsWith(" done");
+            if ((e.seconds >= 1 && now - lastProgressPrint >= 1000) || (final && printedCell === e.cellNumber)) {
+              io.err(`[${job.name}] cell ${e.cellNumber}: ${e.text}\n`);
+              lastProgressPrint = now;
+              printedCell = e.cellNumber;
+            }
+          }
         },
       });
       if (failure) {

@@ -12,6 +12,7 @@
 import { createHash } from "crypto";
 import { readFileSync } from "fs";
 import { describeValue, requireInteger, requireNumber, requireNumberArray } from "./validate";
+import { tslabWriter } from "./display";
 
 /** One Plotly trace: `{ type: "bar", x: [...], y: [...], name: "..." , ... }`. */
 export type Trace = Record<string, unknown> & { type?: string; name?: string };
@@ -159,19 +160,6 @@ export function figureBundle(fig: Figure): Record<string, unknown> {
     "text/html": figureHtml(fig),
     "text/plain": figureSummary(fig),
   };
-}
-
-type WriteDisplayData = (msg: { data: Record<string, unknown>; metadata: Record<string, unknown>; transient: Record<string, unknown> }, update: boolean) => void;
-
-function tslabWriter(): WriteDisplayData | null {
-  try {
-    // tslab's internal hook: the only way to emit several MIME types in one output (tslab 1.0.22).
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const jupyter = require("tslab/dist/jupyter") as { lastWriteDisplayData: WriteDisplayData | null };
-    return jupyter.lastWriteDisplayData;
-  } catch {
-    return null;
-  }
 }
 
 /** plotly.min.js as text, read from the installed plotly.js-dist-min package. */

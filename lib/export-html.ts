@@ -13,10 +13,8 @@ import MarkdownIt from "markdown-it";
 import { Notebook, Output, cellSource, notebookSummary } from "./notebook";
 import { PLOTLY_MIME, jsonForScript, figureSummary, Figure } from "./charts";
 
-/** Escapes text for HTML element content and attribute values. */
-export function escapeHtml(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
-}
+import { escapeHtml } from "./display";
+export { escapeHtml };
 
 /** A URL-safe anchor from heading text: "1. Baseline skew" -> "1-baseline-skew". */
 export function slugify(text: string): string {

@@ -4,10 +4,12 @@
  *
  * Started by lib/runner.ts with `fork()`, cwd = the notebook's folder (tslab compiles from its
  * working directory). Protocol over IPC: parent sends `{type: "exec", index, code}`, worker
- * answers `{type: "done", index, ok, outputs}`. One worker per notebook, so notebooks never share
+ * answers `{type: "done", index, ok, outputs}`, with `{type: "progress", index, text}` messages
+ * while a cell updates a progress display (lib/progress.ts). One worker per notebook, so notebooks never share
  * state. tslab internals used here are pinned (tslab 1.0.22) and covered by test/runner.test.ts.
  */
 import type { Output } from "./notebook";
+import { PROGRESS_METADATA_KEY } from "./progress";
 
 interface ExecRequest {
   type: "exec";
@@ -62,6 +64,8 @@ function start(): void {
     const writeDisplayData = (d: DisplayMessage, update: boolean): void => {
       const id = d.transient?.display_id;
       const out: Output = { output_type: "display_data", data: d.data, metadata: d.metadata ?? {} };
+      // Progress displays also go to the parent while the cell runs (the CLI prints them).
+      if (d.metadata && d.metadata[PROGRESS_METADATA_KEY]) send({ type: "progress", index: msg.index, text: String(d.data["text/plain"] ?? "") });
       if (update && id !== undefined && displayIndex.has(id)) {
         outputs[displayIndex.get(id) as number] = out;
         return;

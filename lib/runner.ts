@@ -15,7 +15,9 @@ import { requireNumber } from "./validate";
 /** Progress events, for a caller that prints what is running. */
 export type RunProgress =
   | { kind: "cell-start"; cellNumber: number; codeCells: number; codeCellNumber: number }
-  | { kind: "cell-done"; cellNumber: number; ok: boolean; seconds: number };
+  | { kind: "cell-done"; cellNumber: number; ok: boolean; seconds: number }
+  /** A progress display (lib/progress.ts) in the running cell changed; `seconds` since the cell started. */
+  | { kind: "cell-progress"; cellNumber: number; text: string; seconds: number };
 
 export interface ExecuteOptions {
   /** Folder the notebook's code runs in (its own folder: `./lib/...` imports resolve from it). */
@@ -75,7 +77,11 @@ export async function executeNotebook(nb: Notebook, options: ExecuteOptions): Pr
   child.stdout?.on("data", (d) => (childLog += d));
   child.stderr?.on("data", (d) => (childLog += d));
 
-  type Msg = { type: "ready" } | { type: "done"; index: number; ok: boolean; outputs: Output[] } | { type: "crash"; message: string };
+  type Msg =
+    | { type: "ready" }
+    | { type: "done"; index: number; ok: boolean; outputs: Output[] }
+    | { type: "progress"; index: number; text: string }
+    | { type: "crash"; message: string };
   const queue: Msg[] = [];
   let waiter: ((m: Msg | "exit") => void) | null = null;
   let exited = false;
@@ -130,8 +136,14 @@ export async function executeNotebook(nb: Notebook, options: ExecuteOptions): Pr
         continue;
       }
       child.send({ type: "exec", index: i, code });
-      let reply = await next(timeoutSeconds * 1000);
-      while (reply !== "exit" && reply !== "timeout" && reply.type === "done" && reply.index !== i) reply = await next(timeoutSeconds * 1000);
+      const deadline = t0 + timeoutSeconds * 1000;
+      let reply = await next(deadline - Date.now());
+      while (reply !== "exit" && reply !== "timeout" && (reply.type === "progress" || (reply.type === "done" && reply.index !== i))) {
+        if (reply.type === "progress" && reply.index === i) {
+          options.onProgress?.({ kind: "cell-progress", cellNumber: i + 1, text: reply.text, seconds: (Date.now() - t0) / 1000 });
+        }
+        reply = await next(Math.max(0, deadline - Date.now()));
+      }
       if (reply === "timeout") {
         failure = { cellNumber: i + 1, message: `timed out after ${timeoutSeconds} s (raise it with --timeout SECONDS)` };
         cells[i] = { ...cell, outputs: [], execution_count: count };
