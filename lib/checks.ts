@@ -15,6 +15,11 @@ export interface Checks {
   ok(value: unknown, message?: string): void;
   equal(actual: unknown, expected: unknown, message?: string): void;
   deepEqual(actual: unknown, expected: unknown, message?: string): void;
+  /**
+   * Checks a predicate evaluated inside the check, so that a claim which cannot even be evaluated
+   * under overridden parameters (an index past the end of a shorter sweep) is reported, not fatal.
+   */
+  that(message: string, predicate: () => unknown): void;
   /** "all checks passed", or which checks did not hold under overridden parameters. */
   summary(): string;
 }
@@ -34,13 +39,28 @@ export function createChecks(): Checks {
     try {
       f();
     } catch (e) {
-      missed.push((e as Error).message.split("\n")[0]);
+      // One line per miss: node's multi-line diffs ("Expected values to be strictly equal:\n\n'94.1' !== '93.8'") joined.
+      const line = (e as Error).message.split("\n").map((l) => l.trim()).filter((l) => l !== "").join(" ");
+      missed.push(line.length > 200 ? `${line.slice(0, 197)}...` : line);
     }
   };
   return {
     ok: (value, message) => run(() => nodeAssert.ok(value, message)),
     equal: (a, b, message) => run(() => nodeAssert.equal(a, b, message)),
     deepEqual: (a, b, message) => run(() => nodeAssert.deepEqual(a, b, message)),
+    that: (message, predicate) => {
+      if (typeof message !== "string" || message === "") throw new TypeError(`message must be a non-empty string, got ${JSON.stringify(message)}`);
+      if (typeof predicate !== "function") throw new TypeError(`predicate must be a function, got ${typeof predicate}`);
+      run(() => {
+        let value: unknown;
+        try {
+          value = predicate();
+        } catch (e) {
+          throw new Error(`${message} (could not be evaluated: ${(e as Error).message.split("\n")[0]})`);
+        }
+        nodeAssert.ok(value, message);
+      });
+    },
     summary(): string {
       if (missed.length === 0) return "all checks passed";
       return (
