@@ -7,13 +7,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, existsSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, existsSync, readdirSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "../lib/paths";
 import { getGpu } from "../lib/hardware";
-import { parseCalibrationCsv, groupedLoads, requireGpuMeasurement, fitRoofline, fitErrorReport } from "../lib/throughput/index";
-import { missing, pythonWithTorch } from "./helpers";
+import { parseCalibrationCsv, groupedLoads, requireGpuMeasurement, fitRoofline, fitErrorReport, formatCalibrationCsv, loadCalibration, syntheticCalibrationRows, rooflineFigure } from "../lib/throughput/index";
+import { createRng } from "../lib/rng";
+import { readNotebook, cellSource } from "../lib/notebook";
+import { missing, pythonWithTorch, runCli } from "./helpers";
 
 const script = join(repoRoot(), "tools", "calibrate_experts.py");
 
@@ -78,4 +80,84 @@ test("requireGpuMeasurement accepts GPU files and files without a device line", 
   assert.equal(requireGpuMeasurement({ file: "a.csv", meta: { device: "cuda" }, rows: [] }).file, "a.csv");
   assert.equal(requireGpuMeasurement({ file: "b.csv", meta: {}, rows: [] }).file, "b.csv");
   assert.throws(() => requireGpuMeasurement(null as never), TypeError);
+});
+
+const SHAPES = [
+  { hiddenSize: 7168, intermediateSize: 2048 },
+  { hiddenSize: 4096, intermediateSize: 14336 },
+];
+const TRUE_FACTORS = { memoryEfficiency: 0.72, computeEfficiency: 0.61, overheadSeconds: 12e-6 };
+
+/** A folder holding one CSV in the script's format, made from known factors with 4% noise. */
+function syntheticCalibrationDir(): { dir: string; rows: ReturnType<typeof syntheticCalibrationRows> } {
+  const dir = mkdtempSync(join(tmpdir(), "moe-lab-calset-"));
+  const rows = syntheticCalibrationRows(getGpu("h200"), { shapes: SHAPES, tokenCounts: [1, 4, 16, 64, 256, 1024, 4096, 16384], factors: TRUE_FACTORS, noise: 0.04, rng: createRng(3) });
+  const meta = { tool: "test/calibration-script.test.ts (synthetic rows, not a measurement)", gpu_id: "h200", gpu: "synthetic H200", device: "cuda", date: "n/a", grouped_impl: "synthetic" };
+  writeFileSync(join(dir, "h200.csv"), formatCalibrationCsv(meta, rows));
+  return { dir, rows };
+}
+
+test("formatCalibrationCsv / parseCalibrationCsv round trip; loadCalibration reads a folder of your own", () => {
+  const { dir, rows } = syntheticCalibrationDir();
+  const back = parseCalibrationCsv(readFileSync(join(dir, "h200.csv"), "utf8"), "h200.csv");
+  assert.equal(back.meta.gpu_id, "h200");
+  assert.equal(back.rows.length, rows.length);
+  back.rows.forEach((r, i) => {
+    assert.deepEqual({ ...r, medianSeconds: 0 }, { ...rows[i], medianSeconds: 0 });
+    assert.ok(Math.abs(r.medianSeconds / rows[i].medianSeconds - 1) < 1e-9);
+  });
+  const set = loadCalibration(dir);
+  assert.equal(set.present, true);
+  assert.equal(set.files[0].file.endsWith("/h200.csv"), true);
+  // The fit on these rows recovers the factors they were made from.
+  const fit = fitRoofline(set.files[0].rows, getGpu("h200"));
+  assert.ok(Math.abs(fit.factors.memoryEfficiency / TRUE_FACTORS.memoryEfficiency - 1) < 0.03, `memory ${fit.factors.memoryEfficiency}`);
+  assert.ok(Math.abs(fit.factors.computeEfficiency / TRUE_FACTORS.computeEfficiency - 1) < 0.03, `compute ${fit.factors.computeEfficiency}`);
+
+  const empty = mkdtempSync(join(tmpdir(), "moe-lab-calset-"));
+  assert.equal(loadCalibration(empty).present, false);
+  assert.match(loadCalibration(join(empty, "absent")).message, /no calibration CSV under .*absent\/ yet/);
+  assert.throws(() => loadCalibration(join(dir, "h200.csv")), (e: Error) => e instanceof RangeError && /directory must be a folder of calibration CSVs, got the file/.test(e.message));
+  assert.throws(() => loadCalibration(""), TypeError);
+  assert.throws(() => formatCalibrationCsv({ gpu: "a\nb" }, []), /meta\.gpu must be a one-line string/);
+  const cpu = join(empty, "cpu");
+  mkdirSync(cpu);
+  writeFileSync(join(cpu, "dry.csv"), formatCalibrationCsv({ device: "cpu" }, rows.slice(0, 3)));
+  assert.throws(() => loadCalibration(cpu), /dry\.csv: device is "cpu"/);
+});
+
+test("notebook 05 on a calibration CSV: fits the measured rows and reports their provenance and fit errors", () => {
+  const { dir } = syntheticCalibrationDir();
+  const out = mkdtempSync(join(tmpdir(), "moe-lab-nb05-"));
+  const r = runCli(["run", "notebooks/05-throughput-model.ipynb", "--out", out, "--no-html", "--quiet", "--param", `calibrationDir=${dir}`, "--param", "gpuId=h200"]);
+  assert.equal(r.status, 0, r.stderr);
+  const nb = readNotebook(join(out, "05-throughput-model.ipynb"));
+  const text = nb.cells.flatMap((c) => (c.outputs ?? []).map((o) => JSON.stringify(o))).join("\n");
+  assert.match(text, /\*\*Measured\.\*\* The points below come from/);
+  assert.match(text, /synthetic H200/);
+  assert.match(text, /source: 'measured \(.*h200\.csv\)'/);
+  assert.match(text, /gpu: 'h200'/);
+  assert.match(text, /measured \(bf16\)|measured/);
+  // The fit error table lists both shapes, single and grouped.
+  for (const shape of ["7168x2048", "4096x14336"]) assert.match(text, new RegExp(`\\| single \\| ${shape} \\| single \\|`));
+  assert.doesNotMatch(text, /No calibration has been run yet/);
+  const injected = nb.cells.find((c) => cellSource(c).includes("calibrationDir ="));
+  assert.ok(injected);
+});
+
+test("rooflineFigure: measured rows join the curve of their shape, in its colour; others share a grey trace", () => {
+  const { rows } = syntheticCalibrationDir();
+  const single = rows.filter((r) => r.kind === "single");
+  const extra = { ...single[0], hiddenSize: 1024, intermediateSize: 512 };
+  const curves = [
+    { name: "DeepSeek-V3", ...SHAPES[0], points: [{ tokens: 1, seconds: 1e-5 }] },
+    { name: "Mixtral", ...SHAPES[1], points: [{ tokens: 1, seconds: 2e-5 }] },
+  ];
+  const fig = rooflineFigure(curves, [...single, extra]);
+  const names = fig.data.map((t) => t.name);
+  assert.deepEqual(names, ["DeepSeek-V3 (model)", "Mixtral (model)", "DeepSeek-V3 (measured)", "Mixtral (measured)", "measured, other shapes"]);
+  assert.equal((fig.data[2].x as number[]).length, single.filter((r) => r.hiddenSize === 7168).length);
+  assert.equal((fig.data[2].marker as { color: string }).color, (fig.data[0].line as { color: string }).color);
+  assert.deepEqual(fig.data[4].x, [extra.totalTokens]);
+  assert.equal(rooflineFigure(curves).data.length, 2, "no measured traces without rows");
 });

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, readFileSync, existsSync } from "node:fs";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "../lib/paths";
@@ -52,6 +52,65 @@ test("every notebook executes through the in-process runner, with charts in its 
     assert.match(html, /all checks passed|Checks/);
   }
   assert.ok(existsSync(join(out, "index.html")));
+});
+
+/**
+ * One override per notebook, chosen to change what it computes (another seed, model, GPU, sweep),
+ * and a pattern its outputs must then show. Every notebook must be listed.
+ */
+const OVERRIDES: Record<string, { params: string[]; shows: RegExp }> = {
+  "01-baseline-skew.ipynb": { params: ["seed=7", "sweepSeeds=50"], shows: /Baseline imbalance over 50 seeds/ },
+  "02-routing-models.ipynb": { params: ["seed=5", "numExperts=64"], shows: /64 experts|numExperts = 64/ },
+  "03-eplb.ipynb": { params: ["gpuCounts=[4,8]", "seed=7"], shows: /describe the default parameters|all checks passed/ },
+  "04-eplb-over-time.ipynb": { params: ["numSteps=4000", "modelId=qwen3-235b-a22b"], shows: /GB copied \(bar\): 1 points/ },
+  "05-throughput-model.ipynb": { params: ["gpuId=h200"], shows: /H200/ },
+  "06-active-vs-total.ipynb": { params: ["model=qwen3-235b-a22b", "compareWith=mixtral-8x7b"], shows: /Mixtral 8x7B/ },
+  "07-operations-and-incidents.ipynb": { params: ["model=llama-4-maverick", "gpuId=h800"], shows: /H800/ },
+  "08-study-cards.ipynb": { params: ["model=kimi-k2"], shows: /Kimi K2/ },
+};
+
+/** The text of every output of a notebook's code cells, keyed by cell id. */
+function outputTexts(file: string): Map<string, string> {
+  const nb = readNotebook(file);
+  return new Map(nb.cells.filter((c) => c.cell_type === "code").map((c) => [String(c.id), JSON.stringify(c.outputs ?? [])]));
+}
+
+test("every notebook runs with parameter overrides, and its outputs change", async () => {
+  assert.deepEqual(Object.keys(OVERRIDES).sort(), files, "one override entry per notebook");
+  const base = mkdtempSync(join(tmpdir(), "moe-lab-overrides-"));
+  const runOne = (f: string): Promise<{ f: string; status: number | null; stderr: string }> =>
+    new Promise((resolve) => {
+      const args = [join(repoRoot(), "bin", "moe-lab.js"), "run", join("notebooks", f), "--out", join(base, f), "--no-html", "--quiet"];
+      for (const p of OVERRIDES[f].params) args.push("--param", p);
+      const child = spawn(process.execPath, args, { cwd: repoRoot() });
+      let stderr = "";
+      child.stderr.on("data", (d) => (stderr += d));
+      child.on("close", (status) => resolve({ f, status, stderr }));
+    });
+  const results: { f: string; status: number | null; stderr: string }[] = [];
+  const queue = [...files];
+  await Promise.all([0, 1].map(async () => {
+    for (let f = queue.shift(); f; f = queue.shift()) results.push(await runOne(f));
+  }));
+  for (const { f, status, stderr } of results) {
+    assert.equal(status, 0, `${f} with ${OVERRIDES[f].params.join(" ")} failed:\n${stderr}`);
+    const file = join(base, f, f);
+    const nb = readNotebook(file);
+    const injected = nb.cells.find((c) => Array.isArray(c.metadata?.tags) && (c.metadata.tags as string[]).includes("injected-parameters"));
+    assert.ok(injected, `${f}: injected-parameters cell`);
+    const recorded = (nb.metadata.moe_lab as { parameters: Record<string, unknown> }).parameters;
+    for (const p of OVERRIDES[f].params) {
+      const name = p.split("=")[0];
+      assert.match(cellSource(injected), new RegExp(`^const ${name}\\b`, "m"), `${f}: ${name} injected`);
+      assert.ok(name in recorded, `${f}: ${name} recorded in metadata`);
+    }
+    const text = [...outputTexts(file).values()].join("\n");
+    assert.match(text, OVERRIDES[f].shows, `${f}: outputs show the override`);
+    // Against the default run of the previous test: some outputs differ.
+    const defaults = outputTexts(join(out, f));
+    const changed = [...outputTexts(file)].filter(([id, t]) => defaults.has(id) && defaults.get(id) !== t).length;
+    assert.ok(changed >= 1, `${f}: at least one output differs from the default run (${changed})`);
+  }
 });
 
 test("browser: every exported page renders its charts in headless Chromium, without console errors", async (t) => {

@@ -4,8 +4,9 @@
  * (made from known factors) for testing the fit.
  * Introduced in notebooks/05-throughput-model.ipynb.
  */
-import { existsSync, readdirSync, readFileSync } from "fs";
-import { dataPath } from "../paths";
+import { existsSync, readdirSync, readFileSync, statSync } from "fs";
+import { isAbsolute, join } from "path";
+import { repoRoot } from "../paths";
 import type { GpuSpec } from "../hardware";
 import type { Rng } from "../rng";
 import { describeValue, requireInteger, requireNumber, requireOneOf } from "../validate";
@@ -187,25 +188,53 @@ export function requireGpuMeasurement(file: CalibrationFile): CalibrationFile {
 }
 
 /**
- * Loads every data/calibration/*.csv (sorted by name). When the folder or the files are absent,
- * says so: `present: false` and a message naming the script that makes them.
- * @throws {RangeError} from `parseCalibrationCsv` for a malformed file, and from
- *   `requireGpuMeasurement` for a CPU dry-run file.
+ * Loads every *.csv of a calibration folder (sorted by name): data/calibration by default, or a
+ * folder of your own measurements (relative to the repo root, or absolute). When the folder or
+ * the files are absent, says so: `present: false` and a message naming the script that makes them.
+ * @param directory the folder, as it should appear in messages (default "data/calibration").
+ * @throws {TypeError} for a non-string directory; {RangeError} from `parseCalibrationCsv` for a
+ *   malformed file, from `requireGpuMeasurement` for a CPU dry-run file, and when `directory` is a file.
  * @example loadCalibration().directory // => "data/calibration"
  */
-export function loadCalibration(): CalibrationSet {
-  const dir = dataPath("calibration");
+export function loadCalibration(directory = "data/calibration"): CalibrationSet {
+  if (typeof directory !== "string" || directory.trim() === "") throw new TypeError(`directory must be a non-empty string, got ${describeValue(directory)}`);
+  const dir = isAbsolute(directory) ? directory : join(repoRoot(), directory);
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new RangeError(`directory must be a folder of calibration CSVs, got the file ${JSON.stringify(directory)}`);
+  const label = directory.replace(/[\\/]+$/, "");
   const names = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".csv")).sort() : [];
-  const files = names.map((f) => requireGpuMeasurement(parseCalibrationCsv(readFileSync(dataPath("calibration", f), "utf8"), `data/calibration/${f}`)));
+  const files = names.map((f) => requireGpuMeasurement(parseCalibrationCsv(readFileSync(join(dir, f), "utf8"), `${label}/${f}`)));
   const present = files.length > 0;
   return {
     present,
-    directory: "data/calibration",
+    directory: label,
     files,
     message: present
       ? `${files.length} calibration file(s): ${files.map((f) => `${f.file} (${f.rows.length} rows, gpu ${f.meta.gpu ?? "unknown"})`).join("; ")}`
-      : "no calibration CSV under data/calibration/ yet: run tools/calibrate_experts.py on a GPU; until then the model uses DEFAULT_FACTORS (assumed, not measured)",
+      : `no calibration CSV under ${label}/ yet: run tools/calibrate_experts.py on a GPU; until then the model uses DEFAULT_FACTORS (assumed, not measured)`,
   };
+}
+
+/**
+ * The calibration CSV text for `rows` with `meta` as `# key: value` lines: the format
+ * tools/calibrate_experts.py writes (p10/p90 = median and repeats = 1, since rows keep only the
+ * median). `parseCalibrationCsv` reads it back to the same rows.
+ * @throws {TypeError} for a non-object meta or a meta value with a line break.
+ * @example formatCalibrationCsv({ gpu: "H100" }, []).split("\n")[0] // => "# gpu: H100"
+ */
+export function formatCalibrationCsv(meta: Record<string, string>, rows: readonly CalibrationRow[]): string {
+  if (!meta || typeof meta !== "object") throw new TypeError(`meta must be an object of strings, got ${describeValue(meta)}`);
+  if (!Array.isArray(rows)) throw new TypeError(`rows must be an array of calibration rows, got ${describeValue(rows)}`);
+  const lines: string[] = [];
+  for (const [k, v] of Object.entries(meta)) {
+    if (typeof v !== "string" || /[\r\n]/.test(v) || !/^[\w .-]+$/.test(k)) throw new TypeError(`meta.${k} must be a one-line string under a word key, got ${describeValue(v)}`);
+    lines.push(`# ${k}: ${v}`);
+  }
+  lines.push(CALIBRATION_COLUMNS.join(","));
+  for (const r of rows) {
+    const us = String(+(r.medianSeconds * 1e6).toPrecision(12));
+    lines.push([r.kind, "bf16", r.hiddenSize, r.intermediateSize, r.numExperts, r.loadPattern, r.totalTokens, r.activeExperts, r.maxExpertTokens, us, us, us, 1].join(","));
+  }
+  return lines.join("\n") + "\n";
 }
 
 /** Options of `syntheticCalibrationRows`. */

@@ -49,12 +49,14 @@ export function breakdownFigure(items: readonly LabelledBreakdown[], title: stri
 
 /**
  * Roofline curves (model) for several shapes on log-log axes, with measured points when given.
- * @param curves name and points `{tokens, seconds}` of each modelled curve.
+ * A curve that names its shape (`hiddenSize`, `intermediateSize`) gets the measured rows of that
+ * shape as markers in its colour; measured rows of other shapes share one grey trace.
+ * @param curves name, optional shape and points `{tokens, seconds}` of each modelled curve.
  * @param measured calibration rows to overlay (single-expert rows), optional.
  * @example rooflineFigure([{ name: "DeepSeek-V3", points }], []).layout.xaxis // => { type: "log", title: { text: "tokens per expert" } }
  */
 export function rooflineFigure(
-  curves: ReadonlyArray<{ name: string; points: ReadonlyArray<{ tokens: number; seconds: number }> }>,
+  curves: ReadonlyArray<{ name: string; hiddenSize?: number; intermediateSize?: number; points: ReadonlyArray<{ tokens: number; seconds: number }> }>,
   measured: readonly CalibrationRow[] = [],
 ): Figure {
   const traces: Record<string, unknown>[] = curves.map((c, i) => ({
@@ -65,16 +67,22 @@ export function rooflineFigure(
     y: c.points.map((p) => +(p.seconds * 1e6).toFixed(3)),
     line: { color: COLORS.series[i % COLORS.series.length] },
   }));
-  if (measured.length) {
-    traces.push({
-      type: "scatter",
-      mode: "markers",
-      name: "measured (calibration CSV)",
-      x: measured.map((r) => r.totalTokens),
-      y: measured.map((r) => +(r.medianSeconds * 1e6).toFixed(3)),
-      marker: { color: COLORS.mean, size: 6 },
-    });
-  }
+  const markers = (name: string, rows: readonly CalibrationRow[], color: string): Record<string, unknown> => ({
+    type: "scatter",
+    mode: "markers",
+    name,
+    x: rows.map((r) => r.totalTokens),
+    y: rows.map((r) => +(r.medianSeconds * 1e6).toFixed(3)),
+    marker: { color, size: 7, symbol: "circle-open" },
+  });
+  const claimed = new Set<CalibrationRow>();
+  curves.forEach((c, i) => {
+    const rows = measured.filter((r) => r.hiddenSize === c.hiddenSize && r.intermediateSize === c.intermediateSize);
+    rows.forEach((r) => claimed.add(r));
+    if (rows.length) traces.push(markers(`${c.name} (measured)`, rows, COLORS.series[i % COLORS.series.length]));
+  });
+  const rest = measured.filter((r) => !claimed.has(r));
+  if (rest.length) traces.push(markers("measured, other shapes", rest, COLORS.muted));
   return figure(traces, {
     title: "One expert's time vs tokens: flat (memory-bound), then linear (compute-bound)",
     layout: { xaxis: { type: "log", title: { text: "tokens per expert" } }, yaxis: { type: "log", title: { text: "microseconds" } } },
