@@ -1,10 +1,12 @@
 /**
  * `moe-lab step`: one MoE layer's modelled step time under expert parallelism for a catalog model
  * on a GPU, with its breakdown (attention / experts / communication), for a skewed batch routed
- * with a seeded RNG and a contiguous or EPLB placement.
+ * with a seeded RNG and a contiguous or EPLB placement. `--capture FILE` also writes the scenario
+ * and its breakdown as a capture record, so two runs can be lined up with `moe-lab compare`.
  */
 import { Command, CliError, OptionSpecs, formatHelp, getFlag, getNumber, getString, parseArgs } from "./args";
-import { DEFAULT_ZIPF_EXPONENT, runScenario, Placement, StepMode, WeightPrecision } from "../lib/throughput";
+import { createCapture, writeCapture } from "../lib/capture";
+import { DEFAULT_ZIPF_EXPONENT, runFields, runScenario, Placement, ScenarioResult, StepMode, WeightPrecision } from "../lib/throughput";
 
 const SPECS: OptionSpecs = {
   model: { kind: "string", help: "catalog model id (moe-lab params --list), e.g. deepseek-v3" },
@@ -20,6 +22,7 @@ const SPECS: OptionSpecs = {
   precision: { kind: "string", help: "expert weight precision: bf16, fp8, fp4", default: "bf16" },
   overlap: { kind: "boolean", help: "hide communication behind compute (two-batch overlap)" },
   json: { kind: "boolean", help: "print one JSON object" },
+  capture: { kind: "string", help: "also write the scenario and its breakdown as a capture record to this file (see `moe-lab compare`)" },
   help: { kind: "boolean", help: "show this help" },
 };
 
@@ -37,18 +40,79 @@ const FLAG_OF: Record<string, string> = {
   id: "--model",
 };
 
+/** The routing options a `ScenarioResult` does not keep. */
+interface RoutingOptions {
+  zipfExponent: number;
+  seed: number;
+  overlapCommunication: boolean;
+}
+
+/**
+ * The capture of a step: the scenario first (runFields' names, as notebook 07's captures use them,
+ * then the routing options), then its result (runFields' numbers, then the rest of the breakdown).
+ * Times in microseconds, rounded to 0.01 us as runFields rounds them.
+ */
+function captureFields(r: ScenarioResult, o: RoutingOptions): Record<string, string | number | boolean> {
+  const run = runFields(r);
+  const b = r.breakdown;
+  const us = (s: number): number => +(s * 1e6).toFixed(2);
+  return {
+    model: run.model,
+    gpu: run.gpu,
+    ep: run.ep,
+    placement: run.placement,
+    redundant_experts: run.redundant_experts,
+    mode: run.mode,
+    batch_tokens: run.batch_tokens,
+    context_tokens: run.context_tokens,
+    expert_precision: run.expert_precision,
+    zipf_exponent: o.zipfExponent,
+    seed: o.seed,
+    overlap_communication: o.overlapCommunication,
+    ...run, // the keys above keep their place; runFields' results follow in its order
+    routed_experts_us: us(b.routedExpertSeconds),
+    shared_experts_us: us(b.sharedExpertSeconds),
+    dispatch_us: us(b.dispatchSeconds),
+    combine_us: us(b.combineSeconds),
+    forward_us: us(b.forwardSeconds),
+    tokens_per_rank: +b.tokensPerRank.toFixed(2),
+    slowest_rank: b.slowestRank,
+    expert_bound: b.expertBound,
+    attention_bound: b.attentionBound,
+    all_to_all_kernel: b.allToAllKernel,
+    kv_capacity_tokens_per_rank: r.memory.kvCapacityTokens,
+  };
+}
+
+/** The command line that reproduces a step, every option spelled out (never the capture path). */
+function commandLine(r: ScenarioResult, o: RoutingOptions): string {
+  const i = r.input;
+  return [
+    `moe-lab step --model ${r.model.id} --gpu ${r.gpu.id} --ep ${r.ep} --tokens ${i.batchTokens}`,
+    `--placement ${r.placement} --redundant ${r.redundantExperts} --context ${i.contextTokens} --mode ${i.mode}`,
+    `--skew ${o.zipfExponent} --seed ${o.seed} --precision ${i.weightPrecision ?? "bf16"}${o.overlapCommunication ? " --overlap" : ""}`,
+  ].join(" ");
+}
+
 export const stepCommand: Command = {
   summary: "modelled MoE layer step time under expert parallelism, with its breakdown",
   run(argv, io) {
     const args = parseArgs(argv, SPECS);
     if (getFlag(args, "help")) {
-      io.out(formatHelp("moe-lab step --model M --gpu G --ep N --tokens T [--placement contiguous|eplb] [--redundant R] [--context C] [--json]", this.summary, SPECS) + "\n");
+      io.out(formatHelp("moe-lab step --model M --gpu G --ep N --tokens T [--placement contiguous|eplb] [--redundant R] [--context C] [--json] [--capture FILE]", this.summary, SPECS) + "\n");
       return 0;
     }
     if (args.positionals.length) throw new CliError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
     for (const req of ["model", "ep", "tokens"]) {
       if (args.options[req] === undefined) throw new CliError(`--${req} is required`);
     }
+    const captureFile = getString(args, "capture");
+    if (captureFile === "") throw new CliError('--capture must be a file path, got ""');
+    const routing: RoutingOptions = {
+      zipfExponent: getNumber(args, "skew", DEFAULT_ZIPF_EXPONENT),
+      seed: getNumber(args, "seed", 0),
+      overlapCommunication: getFlag(args, "overlap"),
+    };
     let r;
     try {
       r = runScenario({
@@ -60,14 +124,19 @@ export const stepCommand: Command = {
         placement: getString(args, "placement", "contiguous") as Placement,
         redundantExperts: args.options.redundant === undefined ? undefined : getNumber(args, "redundant", 0),
         mode: getString(args, "mode", "decode") as StepMode,
-        zipfExponent: getNumber(args, "skew", DEFAULT_ZIPF_EXPONENT),
-        seed: getNumber(args, "seed", 0),
+        zipfExponent: routing.zipfExponent,
+        seed: routing.seed,
         weightPrecision: getString(args, "precision", "bf16") as WeightPrecision,
-        overlapCommunication: getFlag(args, "overlap"),
+        overlapCommunication: routing.overlapCommunication,
       });
     } catch (e) {
       if (!(e instanceof RangeError || e instanceof TypeError)) throw e;
       throw new CliError(e.message.replace(/^(\w+)/, (m) => FLAG_OF[m] ?? m));
+    }
+    if (captureFile !== undefined) {
+      const name = `step ${r.model.id} ${r.gpu.id} EP${r.ep} ${r.input.batchTokens} tokens ${r.placement}`;
+      const source = commandLine(r, routing);
+      writeCapture(captureFile, createCapture(name, captureFields(r, routing), { source, timestamp: new Date().toISOString() }));
     }
     const b = r.breakdown;
     if (getFlag(args, "json")) {

@@ -8,7 +8,7 @@
  * Introduced in notebooks/06-active-vs-total.ipynb; used in 07-operations-and-incidents.ipynb.
  */
 import { randomBytes } from "crypto";
-import { readFileSync, renameSync, rmSync, writeFileSync } from "fs";
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "fs";
 import { basename, dirname, join } from "path";
 import { describeValue } from "./validate";
 
@@ -174,23 +174,48 @@ export function readCapture(file: string): CaptureRecord {
   return parseCapture(readFileSync(file, "utf8"), basename(file));
 }
 
+/** Why a capture could not be written, in words, naming `file` rather than the temporary file. */
+const WRITE_REASONS: Record<string, (file: string) => string> = {
+  ENOENT: (file) => (existsSync(dirname(file)) ? "the file cannot be created there" : `its folder ${dirname(file)} does not exist`),
+  ENOTDIR: (file) => `a part of ${dirname(file)} is not a folder`,
+  EISDIR: () => "it is a folder",
+  EACCES: () => "permission denied",
+  EPERM: () => "permission denied",
+  EROFS: () => "the file system is read-only",
+};
+
+function writeError(file: string, e: unknown): unknown {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  if (typeof code !== "string") return e;
+  const reason = WRITE_REASONS[code]?.(file) ?? (e as Error).message;
+  const err: NodeJS.ErrnoException = new Error(`cannot write capture ${file}: ${reason} (${code})`);
+  err.code = code;
+  return err;
+}
+
 /**
  * Writes a capture atomically (a temporary file in the same folder, then a rename): a reader
- * never sees half a record.
+ * never sees half a record, and a failed write leaves no temporary file behind.
  * @param file destination path (its folder must exist)
- * @throws {TypeError}/{RangeError} when record is not a valid capture; the file system's error otherwise.
+ * @throws {TypeError}/{RangeError} when record is not a valid capture; otherwise the file system's
+ *   error, with its `code` kept and a one-line message naming `file` and why
+ *   (`cannot write capture out/run.json: its folder out does not exist (ENOENT)`).
  * @example writeCapture("run.json", createCapture("run", { ok: true })) // => undefined (file written)
  */
 export function writeCapture(file: string, record: CaptureRecord): void {
   if (typeof file !== "string" || file.length === 0) throw new TypeError(`file must be a non-empty path string, got ${describeValue(file)}`);
   const checked = validateCapture(record, "record");
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  writeFileSync(tmp, JSON.stringify(checked, null, 2) + "\n");
   try {
+    writeFileSync(tmp, JSON.stringify(checked, null, 2) + "\n");
     renameSync(tmp, file);
   } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // Nothing to remove where no folder is (ENOTDIR); the write's own error is the one to report.
+    }
+    throw writeError(file, e);
   }
 }
 

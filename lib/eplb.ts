@@ -26,6 +26,7 @@
  * Introduced in notebooks/03-eplb.ipynb.
  */
 import { describeValue, requireInteger, requireMatrix, requireNumberArray, requireOneOf } from "./validate";
+import { BalanceMetrics, modelBalance } from "./metrics";
 
 // ---------------------------------------------------------------------------------------------
 // Row kernels on typed arrays. Loads are float32 values (Float32Array); every scratch buffer
@@ -672,58 +673,19 @@ export function routedGpuLoads(
   return loads;
 }
 
-/** Load statistics of one layer's GPUs. */
-export interface LayerBalance {
-  /** Mean GPU load (tokens). */
-  mean: number;
-  /** Max GPU load (tokens). */
-  max: number;
-  /** mean / max (1 = perfectly even; 0 when every GPU is idle is reported as 1). */
-  balancedness: number;
-  /** max / mean (1 = perfectly even). */
-  imbalance: number;
-}
-
-/** Balancedness of a multi-layer placement, the two ways vLLM and SGLang aggregate it. */
-export interface BalanceMetrics {
-  /** Per-layer statistics, `[layers]`. */
-  perLayer: LayerBalance[];
-  /** vLLM's: sum over layers of mean / sum over layers of max. */
-  vllm: number;
-  /** SGLang's: average over layers of (mean + 1e-5) / (max + 1e-5). */
-  sglang: number;
-  /** Largest per-layer max/mean. */
-  worstImbalance: number;
-}
+// The balancedness types live with their one implementation, `modelBalance` in lib/metrics.ts.
+export type { LayerBalance, BalanceMetrics } from "./metrics";
 
 /**
- * Balancedness metrics of per-GPU loads (see `gpuLoads`).
+ * Balancedness metrics of per-GPU loads (see `gpuLoads`): per layer, vLLM's and SGLang's
+ * aggregates and the worst layer. The one implementation is `modelBalance` in lib/metrics.ts;
+ * this names its input as the rest of this file does (`loads`). All-zero rule: a layer with no
+ * load is perfectly balanced (balancedness 1, imbalance 1), and so is an all-zero model (vllm 1).
  * @param loads `[layers][gpus]` per-GPU loads (tokens), >= 0.
- * @throws {RangeError} on negative/NaN loads or ragged rows.
+ * @throws {TypeError|RangeError} on negative/NaN loads or ragged rows.
  * @example balanceMetrics([[2, 4], [3, 3]]).vllm // => 0.8571428571428571
  */
 export function balanceMetrics(loads: ArrayLike<number>[]): BalanceMetrics {
-  const { cols } = requireLoadMatrix("loads", loads);
-  const perLayer: LayerBalance[] = [];
-  let sumMean = 0;
-  let sumMax = 0;
-  let sglang = 0;
-  let worstImbalance = 0;
-  for (const row of loads) {
-    let sum = 0;
-    let max = 0;
-    for (let g = 0; g < cols; g++) {
-      sum += row[g];
-      if (row[g] > max) max = row[g];
-    }
-    const mean = sum / cols;
-    const balancedness = max === 0 ? 1 : mean / max;
-    const imbalance = mean === 0 ? 1 : max / mean;
-    perLayer.push({ mean, max, balancedness, imbalance });
-    sumMean += mean;
-    sumMax += max;
-    sglang += (mean + 1e-5) / (max + 1e-5);
-    worstImbalance = Math.max(worstImbalance, imbalance);
-  }
-  return { perLayer, vllm: sumMax === 0 ? 1 : sumMean / sumMax, sglang: sglang / loads.length, worstImbalance };
+  requireLoadMatrix("loads", loads);
+  return modelBalance(loads);
 }

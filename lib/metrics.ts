@@ -5,7 +5,14 @@
  * Vocabulary: load = tokens; imbalance = max/mean (1 is perfect, the slowest rank sets the pace);
  * balancedness = mean/max (1 is perfect, 0.5 means half the GPU time is idle on average).
  * Introduced in notebooks/02-routing-models.ipynb. The lab note's own five numbers stay in
- * `summarizeLoads` (lib/labnote.ts), which `loadStats` builds on.
+ * `summarizeLoads` (lib/labnote.ts), which `loadStats` builds on. `modelBalance` is the one
+ * implementation of per-layer and whole-model balancedness; `balanceMetrics` (lib/eplb.ts) and
+ * `balancednessVllm` / `balancednessSglang` are views of it.
+ *
+ * All-zero loads: the distribution statistics (`imbalance`, `loadStats`, `gini`, ...) need a
+ * non-zero total (shares, Gini and entropy are undefined otherwise) and throw; the balancedness
+ * figures (`layerBalance`, `modelBalance` and its views) count a layer with no load as perfectly
+ * balanced, 1: no rank waits for another.
  */
 import * as ss from "simple-statistics";
 import { summarizeLoads } from "./labnote";
@@ -205,40 +212,110 @@ export function layerRankLoads(loadMatrix: ArrayLike<number>[], numRanks: number
   return loadMatrix.map((row) => contiguousRankLoads(row, numRanks));
 }
 
+/** Load statistics of one layer's ranks (GPUs). */
+export interface LayerBalance {
+  /** Mean rank load (tokens). */
+  mean: number;
+  /** Max rank load (tokens). */
+  max: number;
+  /** mean / max (1 = perfectly even); a layer with no load at all counts as perfectly even: 1. */
+  balancedness: number;
+  /** max / mean (1 = perfectly even); a layer with no load at all counts as perfectly even: 1. */
+  imbalance: number;
+}
+
+/** Balancedness of a multi-layer model, per layer and aggregated the two ways vLLM and SGLang log it. */
+export interface BalanceMetrics {
+  /** Per-layer statistics, `[layers]`. */
+  perLayer: LayerBalance[];
+  /** vLLM's: sum over layers of mean / sum over layers of max (1 when every layer is all zero). */
+  vllm: number;
+  /** SGLang's: average over layers of (mean + 1e-5) / (max + 1e-5). */
+  sglang: number;
+  /** Largest per-layer max/mean. */
+  worstImbalance: number;
+}
+
+/** SGLang's epsilon in (mean + eps) / (max + eps). */
+const SGLANG_EPS = 1e-5;
+
+function layerBalanceOf(row: ArrayLike<number>): LayerBalance {
+  const n = row.length;
+  let sum = 0;
+  let max = 0;
+  for (let i = 0; i < n; i++) {
+    sum += row[i];
+    if (row[i] > max) max = row[i];
+  }
+  const mean = sum / n;
+  // All-zero rule: no load means no rank waits for another, so the layer is perfectly balanced.
+  return { mean, max, balancedness: max === 0 ? 1 : mean / max, imbalance: mean === 0 ? 1 : max / mean };
+}
+
+/**
+ * Balancedness of one layer: mean and max rank load, mean/max and max/mean.
+ * All-zero rule: a layer with no load at all is perfectly balanced (balancedness = imbalance = 1),
+ * as SGLang's (mean + 1e-5) / (max + 1e-5) also gives.
+ * @param loads `[ranks]` tokens per rank (>= 0).
+ * @throws {TypeError|RangeError} on an empty, negative or NaN vector.
+ * @example layerBalance([1, 3]) // => { mean: 2, max: 3, balancedness: 0.6666666666666666, imbalance: 1.5 }
+ */
+export function layerBalance(loads: ArrayLike<number>): LayerBalance {
+  return layerBalanceOf(requireNumberArray("loads", loads, { min: 0 }));
+}
+
+/**
+ * Every balancedness figure of a model at once: per layer (`layerBalance`), vLLM's
+ * sum-of-means / sum-of-maxes, SGLang's average of per-layer (mean + 1e-5) / (max + 1e-5), and
+ * the worst layer's max/mean. Rows are usually per-rank loads (`layerRankLoads`, or `gpuLoads`
+ * in lib/eplb.ts after a placement).
+ *
+ * All-zero rule: a layer with no load is perfectly balanced (balancedness 1, imbalance 1); it adds
+ * nothing to vLLM's sums, so vLLM ignores it, and SGLang's epsilon makes it count as 1. When every
+ * layer has no load, vLLM's ratio is 0/0 and is reported as 1 too: it is the max-weighted average of
+ * the per-layer balancedness, and every layer's is 1.
+ * @param loadMatrix `[layers][ranks]` tokens (>= 0).
+ * @throws {TypeError|RangeError} on a non-rectangular, empty, negative or NaN matrix.
+ * @example modelBalance([[1, 3], [2, 2]]).vllm // => 0.8 ((2 + 2) / (3 + 2))
+ */
+export function modelBalance(loadMatrix: ArrayLike<number>[]): BalanceMetrics {
+  requireMatrix("loadMatrix", loadMatrix, { min: 0 });
+  const perLayer: LayerBalance[] = [];
+  let sumMean = 0;
+  let sumMax = 0;
+  let sglang = 0;
+  let worstImbalance = 0;
+  for (const row of loadMatrix) {
+    const layer = layerBalanceOf(row);
+    perLayer.push(layer);
+    sumMean += layer.mean;
+    sumMax += layer.max;
+    sglang += (layer.mean + SGLANG_EPS) / (layer.max + SGLANG_EPS);
+    worstImbalance = Math.max(worstImbalance, layer.imbalance);
+  }
+  return { perLayer, vllm: sumMax === 0 ? 1 : sumMean / sumMax, sglang: sglang / loadMatrix.length, worstImbalance };
+}
+
 /**
  * vLLM-style balancedness of a model: sum over layers of the mean load / sum over layers of the
  * max load (rows are usually per-rank loads). 1 is perfect; the share of GPU time doing useful
- * work when every layer waits for its busiest rank.
- * @param loadMatrix `[layers][ranks]` tokens (>= 0, not all 0).
- * @throws {TypeError|RangeError} on a non-rectangular, negative or all-zero matrix.
+ * work when every layer waits for its busiest rank. An all-zero matrix gives 1 (see `modelBalance`).
+ * @param loadMatrix `[layers][ranks]` tokens (>= 0).
+ * @throws {TypeError|RangeError} on a non-rectangular, negative or NaN matrix.
  * @example balancednessVllm([[1, 3], [2, 2]]) // => 0.8 ((2 + 2) / (3 + 2))
  */
 export function balancednessVllm(loadMatrix: ArrayLike<number>[]): number {
-  requireMatrix("loadMatrix", loadMatrix, { min: 0 });
-  let sumMean = 0;
-  let sumMax = 0;
-  for (const row of loadMatrix) {
-    const arr = Array.from(row);
-    sumMean += ss.mean(arr);
-    sumMax += ss.max(arr);
-  }
-  if (!(sumMax > 0)) throw new RangeError("loadMatrix must not be all zero (balancedness would be 0/0)");
-  return sumMean / sumMax;
+  return modelBalance(loadMatrix).vllm;
 }
 
 /**
  * SGLang-style balancedness: the average over layers of (mean + 1e-5) / (max + 1e-5) (rows are
- * usually per-rank loads). 1 is perfect; every layer counts equally, whatever its load.
+ * usually per-rank loads). 1 is perfect; every layer counts equally, whatever its load, and a layer
+ * with no load counts as 1 (see `modelBalance`).
  * @param loadMatrix `[layers][ranks]` tokens (>= 0).
- * @throws {TypeError|RangeError} on a non-rectangular or negative matrix.
+ * @throws {TypeError|RangeError} on a non-rectangular, negative or NaN matrix.
  * @example balancednessSglang([[1, 3], [2, 2]]) // => 0.8333... ((2/3 + 1) / 2)
  */
 export function balancednessSglang(loadMatrix: ArrayLike<number>[]): number {
-  requireMatrix("loadMatrix", loadMatrix, { min: 0 });
-  const eps = 1e-5;
-  const perLayer = loadMatrix.map((row) => {
-    const arr = Array.from(row);
-    return (ss.mean(arr) + eps) / (ss.max(arr) + eps);
-  });
-  return ss.mean(perLayer);
+  return modelBalance(loadMatrix).sglang;
 }

@@ -1029,6 +1029,56 @@ export function routeLayers(rng: Rng, options: LayerRoutingOptions): LayerRoutin
 // Sweeps
 // ---------------------------------------------------------------------------------------------
 
+/** The max/mean imbalance of every batch of one batch size. */
+export interface BatchImbalanceSamples {
+  /** Tokens per batch. */
+  batchTokens: number;
+  /** max/mean expert load of each batch, in draw order, `[trials]`. */
+  imbalances: number[];
+}
+
+/**
+ * The sampling loop behind every batch-size sweep (`imbalanceByBatchSize` here, and
+ * `imbalanceVsBatchSize` in lib/skew.ts for the lab note): for each batch size in order, routes
+ * `trials` batches with `route(rng, batchTokens)` from the one stream and records each batch's
+ * max/mean expert load. A batch with no load at all (every assignment dropped) counts as
+ * perfectly balanced, 1.
+ * @param rng the random stream, shared by all batches in order.
+ * @param route a router of `batchTokens` tokens; only the `loads` of what it returns are read.
+ * @param batchSizes tokens per batch, each an integer >= 1.
+ * @param trials batches per size (>= 1).
+ * @returns one row per batch size, in the given order.
+ * @throws {TypeError} when rng is not an Rng or route is not a function; {RangeError} on bad sizes or trials.
+ * @example imbalanceSamplesByBatchSize(createRng(1), (r, n) => routePopularity(r, { numTokens: n, numExperts: 8, topK: 1, popularity: { kind: "uniform" } }), [1], 2)[0].imbalances
+ * // => [8, 8] (one token on 8 experts: max 1, mean 1/8)
+ */
+export function imbalanceSamplesByBatchSize(
+  rng: Rng,
+  route: (rng: Rng, batchTokens: number) => Pick<Routing, "loads">,
+  batchSizes: readonly number[],
+  trials: number,
+): BatchImbalanceSamples[] {
+  requireRng(rng);
+  if (typeof route !== "function") throw new TypeError(`route must be a function (rng, batchTokens) => Routing, got ${describeValue(route)}`);
+  requireNumberArray("batchSizes", batchSizes, { min: 1 });
+  requireInteger("trials", trials, { min: 1 });
+  return batchSizes.map((batchTokens, i) => {
+    requireInteger(`batchSizes[${i}]`, batchTokens, { min: 1 });
+    const imbalances: number[] = [];
+    for (let k = 0; k < trials; k++) {
+      const loads = route(rng, batchTokens).loads;
+      let total = 0;
+      let max = 0;
+      for (const x of loads) {
+        total += x;
+        if (x > max) max = x;
+      }
+      imbalances.push(total > 0 ? max / (total / loads.length) : 1);
+    }
+    return { batchTokens, imbalances };
+  });
+}
+
 /** Imbalance of one batch size, over several batches. */
 export interface BatchImbalanceRow {
   /** Tokens per batch. */
@@ -1042,7 +1092,8 @@ export interface BatchImbalanceRow {
 
 /**
  * Max/mean expert imbalance against batch size for any router: for each batch size, routes
- * `trials` independent batches with `route(rng, batchTokens)` and averages their imbalance.
+ * `trials` independent batches with `route(rng, batchTokens)` and averages their imbalance
+ * (the batches of `imbalanceSamplesByBatchSize`, summarised).
  * Small batches add sampling noise to the router's own skew (even a uniform router is skewed).
  * @param rng the random stream, shared by all batches in order.
  * @param route a router of `batchTokens` tokens, e.g. `(r, n) => routePopularity(r, {...options, numTokens: n})`.
@@ -1059,25 +1110,9 @@ export function imbalanceByBatchSize(
   batchSizes: number[],
   trials: number,
 ): BatchImbalanceRow[] {
-  requireRng(rng);
-  if (typeof route !== "function") throw new TypeError(`route must be a function (rng, batchTokens) => Routing, got ${describeValue(route)}`);
-  requireNumberArray("batchSizes", batchSizes, { min: 1 });
-  requireInteger("trials", trials, { min: 1 });
-  return batchSizes.map((batchTokens, i) => {
-    requireInteger(`batchSizes[${i}]`, batchTokens, { min: 1 });
-    const values: number[] = [];
-    for (let k = 0; k < trials; k++) {
-      const loads = route(rng, batchTokens).loads;
-      let total = 0;
-      let max = 0;
-      for (const x of loads) {
-        total += x;
-        if (x > max) max = x;
-      }
-      values.push(total > 0 ? max / (total / loads.length) : 1);
-    }
+  return imbalanceSamplesByBatchSize(rng, route, batchSizes, trials).map(({ batchTokens, imbalances }) => {
     let sum = 0;
-    for (const v of values) sum += v;
-    return { batchTokens, meanImbalance: sum / trials, minImbalance: Math.min(...values), maxImbalance: Math.max(...values) };
+    for (const v of imbalances) sum += v;
+    return { batchTokens, meanImbalance: sum / trials, minImbalance: Math.min(...imbalances), maxImbalance: Math.max(...imbalances) };
   });
 }

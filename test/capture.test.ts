@@ -48,6 +48,25 @@ test("a capture round-trips through a file, written atomically", () => {
   }
 });
 
+test("a capture that cannot be written fails in one line naming the file and why, leaving nothing behind", () => {
+  const dir = tempDir();
+  const failsWith = (file: string, code: string, re: RegExp) =>
+    assert.throws(() => writeCapture(file, healthy), (e: unknown) => {
+      const err = e as NodeJS.ErrnoException;
+      return err.code === code && re.test(err.message) && !err.message.includes("\n") && !err.message.includes(".tmp");
+    }, code);
+  try {
+    const missing = join(dir, "no-such-folder");
+    failsWith(join(missing, "a.json"), "ENOENT", /^cannot write capture .*a\.json: its folder .*no-such-folder does not exist \(ENOENT\)$/);
+    writeFileSync(join(dir, "plain"), "x");
+    failsWith(join(dir, "plain", "a.json"), "ENOTDIR", /^cannot write capture .*a\.json: a part of .*plain is not a folder \(ENOTDIR\)$/);
+    failsWith(dir, "EISDIR", /^cannot write capture .*: it is a folder \(EISDIR\)$/);
+    assert.deepEqual(readdirSync(dir), ["plain"], "no temporary file is left behind");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("compareCaptures lines fields up with changed flags and relative deltas", () => {
   const cmp = compareCaptures(healthy, slow);
   const row = (f: string) => cmp.rows.find((r) => r.field === f)!;

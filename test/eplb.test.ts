@@ -19,6 +19,7 @@ import {
   routedGpuLoads,
   validateEplbParams,
 } from "../lib/eplb";
+import { balancednessSglang, balancednessVllm, modelBalance } from "../lib/metrics";
 
 interface CaseInputs {
   weight: number[][];
@@ -276,5 +277,22 @@ describe("small exact examples", () => {
     assert.equal(m.vllm, (3 + 3) / (4 + 3));
     assert.equal(m.sglang, ((3 + 1e-5) / (4 + 1e-5) + 1) / 2);
     assert.equal(m.worstImbalance, 4 / 3);
+  });
+  test("balanceMetrics is lib/metrics' modelBalance: same numbers, same all-zero rule", () => {
+    const cases = [[[2, 4], [3, 3]], [[0, 0], [1, 3]], [[0, 0, 0]], [[0, 0], [0, 0]], [[0.1, 0.2, 0.3], [0.7, 1e-9, 3]]];
+    for (const loads of cases) {
+      const m = balanceMetrics(loads);
+      assert.deepEqual(m, modelBalance(loads), JSON.stringify(loads));
+      assert.equal(m.vllm, balancednessVllm(loads));
+      assert.equal(m.sglang, balancednessSglang(loads));
+    }
+    // All-zero rule: idle GPUs are perfectly balanced, 1 and never 0 or NaN, per layer and overall.
+    const idle = balanceMetrics([[0, 0, 0, 0]]);
+    assert.deepEqual(idle.perLayer, [{ mean: 0, max: 0, balancedness: 1, imbalance: 1 }]);
+    assert.equal(idle.vllm, 1);
+    assert.equal(idle.sglang, 1);
+    assert.equal(idle.worstImbalance, 1);
+    assert.throws(() => balanceMetrics([[1, -1]]), { name: "RangeError", message: /^loads\[0\]\[1\]/ });
+    assert.throws(() => balanceMetrics([[1, 2], [3]]), { name: "RangeError", message: /^loads must be rectangular/ });
   });
 });

@@ -16,6 +16,7 @@ import {
 } from "../lib/labnote";
 import { createPythonRandom, createRng } from "../lib/rng";
 import { imbalanceOverSeeds, imbalanceVsBatchSize } from "../lib/skew";
+import { imbalanceSamplesByBatchSize } from "../lib/routing";
 import { repoRoot } from "../lib/paths";
 
 /** The "Output" block of the lab note, as published (the seed document, one folder up from the repo). */
@@ -121,4 +122,25 @@ test("sweeps: seed 42 is reproduced; imbalance falls with batch size and never b
   assert.ok(rows[0].p5 <= rows[0].meanImbalance && rows[0].meanImbalance <= rows[0].p95);
   assert.deepEqual(imbalanceVsBatchSize(LAB_NOTE_DEFAULTS, [64], 3, createRng(9)), imbalanceVsBatchSize(LAB_NOTE_DEFAULTS, [64], 3, createRng(9)));
   assert.throws(() => imbalanceVsBatchSize(LAB_NOTE_DEFAULTS, [0], 3, createRng(1)), { name: "RangeError", message: /^batchTokens\[0\]/ });
+  assert.throws(() => imbalanceVsBatchSize(LAB_NOTE_DEFAULTS, [64, 2.5], 3, createRng(1)), { name: "RangeError", message: /^batchTokens\[1\] must be an integer >= 1, got 2.5/ });
+  assert.throws(() => imbalanceVsBatchSize(LAB_NOTE_DEFAULTS, [64], 0, createRng(1)), { name: "RangeError", message: /^trials must be an integer >= 1, got 0/ });
+});
+
+test("imbalanceVsBatchSize is the generic sweep of lib/routing on the lab note's router, with percentiles", () => {
+  const p = LAB_NOTE_DEFAULTS;
+  const route = (r: ReturnType<typeof createRng>, n: number) => ({ loads: countLoads(routeBiasedTop1(r, n, p.numExperts, p.hotExperts, p.hotFraction), p.numExperts) });
+  const samples = imbalanceSamplesByBatchSize(createRng(5), route, [16, 256], 20);
+  const rows = imbalanceVsBatchSize(p, [16, 256], 20, createRng(5));
+  rows.forEach((row, i) => {
+    const xs = samples[i].imbalances;
+    const sorted = [...xs].sort((a, b) => a - b);
+    assert.equal(row.batchTokens, samples[i].batchTokens);
+    assert.ok(Math.abs(row.meanImbalance - xs.reduce((a, b) => a + b, 0) / xs.length) <= 1e-12);
+    // Linear interpolation (R type 7, numpy's default): with 20 trials p5 sits at sorted position
+    // 19 x 0.05 = 0.95, p95 at 19 x 0.95 = 18.05.
+    assert.ok(Math.abs(row.p5 - (sorted[0] + 0.95 * (sorted[1] - sorted[0]))) <= 1e-12, `p5 ${row.p5}`);
+    assert.ok(Math.abs(row.p95 - (sorted[18] + 0.05 * (sorted[19] - sorted[18]))) <= 1e-12, `p95 ${row.p95}`);
+  });
+  // One token on the note's 128 experts: max 1, mean 1/128, whichever expert it picks.
+  assert.deepEqual(imbalanceVsBatchSize(p, [1], 3, createRng(2)).map((r) => [r.meanImbalance, r.p5, r.p95]), [[128, 128, 128]]);
 });

@@ -9,8 +9,10 @@ import {
   gini,
   hotCold,
   imbalance,
+  layerBalance,
   layerRankLoads,
   loadStats,
+  modelBalance,
   normalizedEntropy,
   rankLoadStats,
   zeroLoadCount,
@@ -82,9 +84,62 @@ test("balancedness: vLLM sums over layers, SGLang averages per-layer ratios", ()
   // An all-zero layer: SGLang counts it as balanced (the epsilon), vLLM ignores it.
   close(balancednessSglang([[0, 0], [1, 3]]), (1 + (2 + 1e-5) / (3 + 1e-5)) / 2);
   assert.equal(balancednessVllm([[0, 0], [1, 3]]), 2 / 3);
-  assert.throws(() => balancednessVllm([[0, 0]]), { name: "RangeError", message: /loadMatrix must not be all zero/ });
+  // A model with no load at all: every layer is perfectly balanced, so both aggregates are 1.
+  assert.equal(balancednessVllm([[0, 0]]), 1);
+  assert.equal(balancednessSglang([[0, 0], [0, 0]]), 1);
   assert.throws(() => balancednessSglang([[1, 2], [3]]), { name: "RangeError", message: /loadMatrix must be rectangular/ });
   assert.throws(() => balancednessVllm([[1, -2]]), { name: "RangeError", message: /loadMatrix\[0\]\[1\]/ });
+});
+
+test("modelBalance: per-layer figures, both aggregates and the worst layer in one pass", () => {
+  const m = modelBalance([[1, 3], [2, 2]]);
+  assert.deepEqual(m.perLayer, [
+    { mean: 2, max: 3, balancedness: 2 / 3, imbalance: 1.5 },
+    { mean: 2, max: 2, balancedness: 1, imbalance: 1 },
+  ]);
+  assert.equal(m.vllm, balancednessVllm([[1, 3], [2, 2]]));
+  assert.equal(m.sglang, balancednessSglang([[1, 3], [2, 2]]));
+  assert.equal(m.worstImbalance, 1.5);
+  assert.deepEqual(layerBalance([1, 3]), m.perLayer[0]);
+  assert.deepEqual(modelBalance([Float64Array.from([1, 3])]).perLayer[0], m.perLayer[0]);
+  assert.throws(() => layerBalance([]), { name: "RangeError", message: /^loads must have at least 1 item/ });
+  assert.throws(() => layerBalance([1, NaN]), { name: "RangeError", message: /^loads\[1\]/ });
+  assert.throws(() => modelBalance([]), { name: "RangeError", message: /^loadMatrix must have at least 1 row/ });
+  assert.throws(() => modelBalance(7 as never), { name: "TypeError", message: /^loadMatrix must be an array of rows/ });
+});
+
+test("all-zero rule: a layer with no load is perfectly balanced (1), never 0 or NaN", () => {
+  assert.deepEqual(layerBalance([0, 0, 0]), { mean: 0, max: 0, balancedness: 1, imbalance: 1 });
+  const mixed = modelBalance([[0, 0], [1, 3]]);
+  assert.deepEqual(mixed.perLayer[0], { mean: 0, max: 0, balancedness: 1, imbalance: 1 });
+  assert.equal(mixed.worstImbalance, 1.5, "an idle layer does not hide the skewed one");
+  assert.equal(mixed.vllm, 2 / 3, "vLLM's sums ignore the idle layer");
+  const idle = modelBalance([[0, 0, 0], [0, 0, 0]]);
+  assert.deepEqual(idle, {
+    perLayer: [
+      { mean: 0, max: 0, balancedness: 1, imbalance: 1 },
+      { mean: 0, max: 0, balancedness: 1, imbalance: 1 },
+    ],
+    vllm: 1,
+    sglang: 1,
+    worstImbalance: 1,
+  });
+  // The distribution statistics of one vector stay undefined for all zeros.
+  assert.throws(() => imbalance([0, 0]), { name: "RangeError", message: /all zero/ });
+});
+
+test("balancedness never leaves (0, 1], and the vLLM ratio is the max-weighted mean of the layers'", () => {
+  fc.assert(
+    fc.property(fc.array(fc.array(fc.nat(50), { minLength: 3, maxLength: 3 }), { minLength: 1, maxLength: 6 }), (rows) => {
+      const m = modelBalance(rows);
+      for (const x of [m.vllm, m.sglang, ...m.perLayer.map((l) => l.balancedness)]) assert.ok(x > 0 && x <= 1 + 1e-12, String(x));
+      const sumMax = m.perLayer.reduce((a, l) => a + l.max, 0);
+      const weighted = m.perLayer.reduce((a, l) => a + l.max * l.balancedness, 0);
+      close(m.vllm, sumMax === 0 ? 1 : weighted / sumMax, 1e-12);
+      assert.ok(m.worstImbalance >= 1);
+    }),
+    { numRuns: 200 },
+  );
 });
 
 test("bad load vectors are rejected with the parameter's name", () => {

@@ -10,6 +10,7 @@ import {
   createFastStream,
   expertCapacity,
   imbalanceByBatchSize,
+  imbalanceSamplesByBatchSize,
   logitBiasFromWeights,
   popularityWeights,
   routeBiased,
@@ -372,6 +373,35 @@ test("imbalanceByBatchSize: one token is maximally skewed, large uniform batches
   assert.throws(() => imbalanceByBatchSize(createRng(1), route, [0], 1), { name: "RangeError", message: /batchSizes\[0\]/ });
   assert.throws(() => imbalanceByBatchSize(createRng(1), route, [4], 0), { name: "RangeError", message: /trials/ });
   assert.throws(() => imbalanceByBatchSize(createRng(1), 3 as never, [4], 1), { name: "TypeError", message: /route must be a function/ });
+});
+
+test("imbalanceSamplesByBatchSize: one shared sampling loop; imbalanceByBatchSize summarises it", () => {
+  const route = (r: ReturnType<typeof createRng>, n: number) => routePopularity(r, { numTokens: n, numExperts: 16, topK: 2, popularity: { kind: "zipf", exponent: 1 } });
+  const sizes = [1, 8, 64, 512];
+  const samples = imbalanceSamplesByBatchSize(createRng(3), route, sizes, 5);
+  assert.deepEqual(samples.map((s) => s.batchTokens), sizes);
+  for (const s of samples) assert.equal(s.imbalances.length, 5);
+  assert.deepEqual(samples[0].imbalances, [8, 8, 8, 8, 8], "one token, top-2 of 16: max 1, mean 2/16");
+  // The same draws in the same order: the summary is exactly that of the samples.
+  const rows = imbalanceByBatchSize(createRng(3), route, sizes, 5);
+  rows.forEach((row, i) => {
+    const xs = samples[i].imbalances;
+    assert.equal(row.batchTokens, sizes[i]);
+    assert.equal(row.meanImbalance, xs.reduce((a, b) => a + b, 0) / xs.length);
+    assert.equal(row.minImbalance, Math.min(...xs));
+    assert.equal(row.maxImbalance, Math.max(...xs));
+  });
+  // Each batch is max/mean of its own loads, drawn one after the other from the stream.
+  const rng = createRng(3);
+  const direct = [route(rng, 1), route(rng, 1)].map((r) => Math.max(...r.loads) / (sum(r.loads) / r.loads.length));
+  assert.deepEqual(samples[0].imbalances.slice(0, 2), direct);
+  // Only the loads are read; a batch whose every assignment was dropped counts as balanced (1).
+  assert.deepEqual(imbalanceSamplesByBatchSize(createRng(1), () => ({ loads: [0, 0, 0] }), [4], 2), [{ batchTokens: 4, imbalances: [1, 1] }]);
+  assert.deepEqual(imbalanceSamplesByBatchSize(createRng(1), () => ({ loads: [0, 3, 1] }), [4], 1)[0].imbalances, [3 / (4 / 3)]);
+  assert.throws(() => imbalanceSamplesByBatchSize(createRng(1), route, [4, 2.5], 1), { name: "RangeError", message: /^batchSizes\[1\] must be an integer/ });
+  assert.throws(() => imbalanceSamplesByBatchSize(createRng(1), route, [], 1), { name: "RangeError", message: /^batchSizes must have at least 1/ });
+  assert.throws(() => imbalanceSamplesByBatchSize({} as never, route, [4], 1), { name: "TypeError", message: /^rng must be an Rng/ });
+  assert.throws(() => imbalanceSamplesByBatchSize(createRng(1), route, [4], 1.5), { name: "RangeError", message: /^trials must be an integer >= 1, got 1.5/ });
 });
 
 test("shufflePopularity: a seeded permutation, input untouched", () => {

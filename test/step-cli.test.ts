@@ -1,0 +1,116 @@
+/**
+ * `moe-lab step --capture FILE`: the scenario and its breakdown as a capture record, lined up by
+ * `moe-lab compare`; a path that cannot be written fails in one line.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
+import { readCapture, validateCapture } from "../lib/capture";
+import { runCli } from "./helpers";
+
+const STEP = ["step", "--model", "deepseek-v3", "--gpu", "h100", "--ep", "32", "--placement", "eplb"];
+
+function withDir(body: (dir: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), "moe-lab-step-"));
+  try {
+    body(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("step --capture writes a valid capture of the scenario and its breakdown", () => {
+  withDir((dir) => {
+    const file = join(dir, "a.json");
+    const r = runCli([...STEP, "--tokens", "4096", "--json", "--capture", file]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(readdirSync(dir), ["a.json"], "written atomically: no temporary file left");
+    const cap = readCapture(file);
+    assert.deepEqual(validateCapture(JSON.parse(readFileSync(file, "utf8"))), cap);
+    assert.equal(cap.name, "step deepseek-v3 h100 EP32 4096 tokens eplb");
+    assert.ok(cap.timestamp, "a CLI capture records when it was taken");
+    const o = JSON.parse(r.stdout);
+    const f = cap.fields;
+    // The scenario.
+    assert.deepEqual(
+      [f.model, f.gpu, f.ep, f.placement, f.redundant_experts, f.mode, f.batch_tokens, f.context_tokens, f.expert_precision, f.zipf_exponent, f.seed, f.overlap_communication],
+      ["deepseek-v3", "h100", 32, "eplb", 32, "decode", 4096, 4096, "bf16", 0.4, 0, false],
+    );
+    // The breakdown: the same numbers as --json, in microseconds to 0.01 us.
+    const us = (s: number) => +(s * 1e6).toFixed(2);
+    assert.equal(f.attention_us, us(o.attentionSeconds));
+    assert.equal(f.experts_us, us(o.expertSeconds));
+    assert.equal(f.routed_experts_us, us(o.routedExpertSeconds));
+    assert.equal(f.shared_experts_us, us(o.sharedExpertSeconds));
+    assert.equal(f.all_to_all_us, us(o.communicationSeconds));
+    assert.equal(f.dispatch_us, us(o.dispatchSeconds));
+    assert.equal(f.combine_us, us(o.combineSeconds));
+    assert.equal(f.layer_us, us(o.layerSeconds));
+    assert.equal(f.forward_us, us(o.forwardSeconds));
+    assert.equal(f.bound, o.bound);
+    assert.equal(f.slowest_rank, o.slowestRank);
+    assert.equal(f.kv_capacity_tokens_per_rank, o.kvCapacityTokensPerRank);
+    // The source is a command line that reproduces the step (every option spelled out).
+    assert.match(cap.source!, /^moe-lab step --model deepseek-v3 --gpu h100 --ep 32 --tokens 4096 --placement eplb --redundant 32 /);
+    assert.ok(!cap.source!.includes(dir), "the capture path is not part of the scenario");
+    const again = runCli([...cap.source!.split(" ").slice(1), "--json"]);
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(again.stdout, r.stdout);
+  });
+});
+
+test("compare of two step captures with different --tokens shows what changed", () => {
+  withDir((dir) => {
+    const a = join(dir, "a.json");
+    const b = join(dir, "b.json");
+    assert.equal(runCli([...STEP, "--tokens", "4096", "--capture", a]).status, 0);
+    assert.equal(runCli([...STEP, "--tokens", "8192", "--capture", b]).status, 0);
+    const j = runCli(["compare", a, b, "--json", "--changed"]);
+    assert.equal(j.status, 0, j.stderr);
+    const rows = JSON.parse(j.stdout).rows as Array<{ field: string; a: unknown; b: unknown; delta: number | null; relativeDelta: number | null }>;
+    const changed = new Map(rows.map((r) => [r.field, r]));
+    assert.deepEqual([changed.get("batch_tokens")!.a, changed.get("batch_tokens")!.b, changed.get("batch_tokens")!.relativeDelta], [4096, 8192, 1]);
+    assert.equal(changed.get("tokens_per_rank")!.delta, 128);
+    for (const field of ["layer_us", "attention_us", "tokens_per_second_per_gpu"]) assert.ok(changed.has(field), `${field} changes with the tokens`);
+    for (const field of ["model", "gpu", "ep", "placement", "redundant_experts", "context_tokens", "seed", "zipf_exponent"]) {
+      assert.ok(!changed.has(field), `${field} is the same in both`);
+    }
+    const text = runCli(["compare", a, b]);
+    assert.equal(text.status, 0, text.stderr);
+    assert.match(text.stdout, /^A: step deepseek-v3 h100 EP32 4096 tokens eplb \(/);
+    assert.match(text.stdout, /^B: step deepseek-v3 h100 EP32 8192 tokens eplb \(/m);
+    assert.match(text.stdout, /^batch_tokens +4096 +8192 +\+4096 \(\+100\.0%\)$/m);
+    assert.match(text.stdout, /^model +deepseek-v3 +deepseek-v3$/m);
+  });
+});
+
+test("step --capture to a path that cannot be written: one error line, non-zero exit, no output", () => {
+  withDir((dir) => {
+    const missing = join(dir, "no-such-folder", "a.json");
+    const r = runCli([...STEP, "--tokens", "64", "--capture", missing]);
+    assert.notEqual(r.status, 0);
+    assert.equal(r.stdout, "");
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.match(r.stderr, /^moe-lab step: cannot write capture .*a\.json: its folder .*no-such-folder does not exist \(ENOENT\)\n$/);
+    assert.equal(existsSync(join(dir, "no-such-folder")), false);
+    const folder = runCli([...STEP, "--tokens", "64", "--capture", dir]);
+    assert.notEqual(folder.status, 0);
+    assert.match(folder.stderr, /^moe-lab step: cannot write capture .*: it is a folder \(EISDIR\)\n$/);
+    const empty = runCli([...STEP, "--tokens", "64", "--capture", ""]);
+    assert.equal(empty.status, 2);
+    assert.equal(empty.stderr, 'moe-lab step: --capture must be a file path, got ""\n');
+    const noValue = runCli([...STEP, "--tokens", "64", "--capture"]);
+    assert.equal(noValue.status, 2);
+    assert.equal(noValue.stderr.trim().split("\n").length, 1, noValue.stderr);
+    assert.deepEqual(readdirSync(dir), [], "nothing written");
+  });
+});
+
+test("step --help names --capture", () => {
+  const r = runCli(["step", "--help"]);
+  assert.equal(r.status, 0);
+  assert.match(r.stdout, /\[--capture FILE\]/);
+  assert.match(r.stdout, /--capture +also write the scenario and its breakdown as a capture record/);
+});
