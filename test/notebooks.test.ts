@@ -60,8 +60,8 @@ test("every notebook executes through the in-process runner, with charts in its 
  */
 const OVERRIDES: Record<string, { params: string[]; shows: RegExp }> = {
   "01-baseline-skew.ipynb": { params: ["seed=7", "sweepSeeds=50"], shows: /Baseline imbalance over 50 seeds/ },
-  "02-routing-models.ipynb": { params: ["seed=5", "numExperts=64"], shows: /64 experts|numExperts = 64/ },
-  "03-eplb.ipynb": { params: ["gpuCounts=[4,8]", "seed=7"], shows: /describe the default parameters|all checks passed/ },
+  "02-routing-models.ipynb": { params: ["seed=5", "numExperts=64"], shows: /busiest first[^"]*\\n  lab note \(hot set\) \(scatter\): 64 points/ },
+  "03-eplb.ipynb": { params: ["gpuCounts=[4,8]", "seed=7"], shows: /without redundancy, balance worsens from the first to the third GPU count \(could not be evaluated/ },
   "04-eplb-over-time.ipynb": { params: ["numSteps=4000", "modelId=qwen3-235b-a22b"], shows: /GB copied \(bar\): 1 points/ },
   "05-throughput-model.ipynb": { params: ["gpuId=h200"], shows: /H200/ },
   "06-active-vs-total.ipynb": { params: ["model=qwen3-235b-a22b", "compareWith=mixtral-8x7b"], shows: /Mixtral 8x7B/ },
