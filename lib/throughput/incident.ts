@@ -6,6 +6,7 @@
  */
 import type { GpuSpec } from "../hardware";
 import { describeValue, requireInteger, requireNumber } from "../validate";
+import { layerBalance } from "../metrics";
 import { DEFAULT_FACTORS, RooflineFactors, validateFactors } from "./roofline";
 import { ScenarioOptions, ScenarioResult, runScenario } from "./scenario";
 
@@ -17,8 +18,6 @@ export function runFields(r: ScenarioResult): Record<string, string | number> {
   if (!r || typeof r !== "object" || !r.breakdown) throw new TypeError(`r must be a ScenarioResult from runScenario, got ${describeValue(r)}`);
   const b = r.breakdown;
   const loads = r.expertLoads;
-  const total = loads.reduce((a, x) => a + x, 0);
-  const mean = total / loads.length;
   const us = (s: number): number => +(s * 1e6).toFixed(2);
   return {
     model: r.model.id,
@@ -36,7 +35,7 @@ export function runFields(r: ScenarioResult): Record<string, string | number> {
     layer_us: us(b.layerSeconds),
     bound: b.bound,
     expert_utilization: +(loads.filter((x) => x > 0).length / loads.length).toFixed(4),
-    expert_max_over_mean: mean > 0 ? +(Math.max(...loads) / mean).toFixed(3) : 0,
+    expert_max_over_mean: +layerBalance(loads).imbalance.toFixed(3),
     rank_max_over_mean: +b.rankImbalance.toFixed(3),
     tokens_per_second_per_gpu: +b.tokensPerSecondPerGpu.toFixed(1),
   };
