@@ -3,7 +3,7 @@
  * notebooks and their offline HTML pages (plus an index) to a build folder. The source notebooks
  * are only read, never written.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from "fs";
+import { existsSync, readdirSync, readFileSync, statSync, unlinkSync } from "fs";
 import { availableParallelism } from "os";
 import { basename, dirname, join, relative, resolve } from "path";
 import { Command, CliError, parseArgs, formatHelp, getFlag, getNumber, getString, OptionSpecs, CommandIO } from "./args";
@@ -23,6 +23,7 @@ import {
 import { executeNotebook } from "../lib/runner";
 import { exportNotebookHtml, exportIndexHtml } from "../lib/export-html";
 import { plotlyScript } from "../lib/charts";
+import { notebookChartSvgs } from "../lib/svg-chart";
 import { repoRoot } from "../lib/paths";
 
 const SPECS: OptionSpecs = {
@@ -32,6 +33,7 @@ const SPECS: OptionSpecs = {
   "list-params": { kind: "boolean", help: "list the notebook's parameters and defaults, run nothing" },
   check: { kind: "boolean", help: "re-execute and fail if outputs differ from those already in --out; writes nothing" },
   "no-html": { kind: "boolean", help: "write executed notebooks only" },
+  svg: { kind: "boolean", help: "also write a static SVG per chart: <out>/svg/<notebook>/<chart-id>.svg (compared, not written, with --check)" },
   timeout: { kind: "number", help: "seconds a cell may run before it is stopped", default: 300 },
   jobs: { kind: "int", help: "notebooks run in parallel", default: "number of CPUs (max 4)" },
   quiet: { kind: "boolean", help: "print only failures and the summary" },
@@ -142,6 +144,7 @@ export const runCommand: Command = {
     if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new CliError(`--out ${relative(cwd, outDir) || outDir} is a file, not a folder`);
     const check = getFlag(args, "check");
     const html = !getFlag(args, "no-html");
+    const svg = getFlag(args, "svg");
     const quiet = getFlag(args, "quiet");
     const timeout = getNumber(args, "timeout", 300);
     if (!(timeout > 0)) throw new CliError(`--timeout must be > 0 seconds, got ${timeout}`);
@@ -187,16 +190,36 @@ export const runCommand: Command = {
       const page = html ? exportNotebookHtml(notebook, { plotlyJs, version, fileName: basename(job.file) }) : null;
       const nbOut = join(outDir, `${job.name}.ipynb`);
       const htmlOut = join(outDir, `${job.name}.html`);
+      // --svg: one static SVG per chart, named by its id in the HTML page (chart-<cell>-<output>).
+      const svgDir = join(outDir, "svg", job.name);
+      let svgs: Array<{ file: string; text: string }> = [];
+      try {
+        if (svg) svgs = notebookChartSvgs(notebook).map((c) => ({ file: join(svgDir, `${c.id}.svg`), text: c.svg }));
+      } catch (e) {
+        failures.push(`${job.rel}: --svg: ${(e as Error).message}`);
+        return;
+      }
+      const staleSvgs = svg && existsSync(svgDir)
+        ? readdirSync(svgDir).filter((f) => /^chart-\d+-\d+\.svg$/.test(f) && !svgs.some((s) => basename(s.file) === f)).map((f) => join(svgDir, f))
+        : [];
       if (check) {
         const same = (f: string, text: string): boolean => existsSync(f) && readFileSync(f, "utf8") === text;
         if (!same(nbOut, nbText)) mismatches.push(relative(cwd, nbOut));
         if (page && !same(htmlOut, page.html)) mismatches.push(relative(cwd, htmlOut));
+        for (const s of svgs) if (!same(s.file, s.text)) mismatches.push(relative(cwd, s.file));
+        for (const f of staleSvgs) mismatches.push(`${relative(cwd, f)} (no such chart)`);
       } else {
         writeFileAtomic(nbOut, nbText);
         written.push(`${relative(cwd, nbOut)}`);
         if (page) {
           writeFileAtomic(htmlOut, page.html);
           written.push(`${relative(cwd, htmlOut)} (${fmtBytes(Buffer.byteLength(page.html))}, ${page.charts} charts)`);
+        }
+        if (svg) {
+          for (const s of svgs) writeFileAtomic(s.file, s.text);
+          for (const f of staleSvgs) unlinkSync(f);
+          const bytes = svgs.reduce((n, s) => n + Buffer.byteLength(s.text), 0);
+          written.push(`${relative(cwd, svgDir)}/ (${svgs.length} SVG${svgs.length === 1 ? "" : "s"}, ${fmtBytes(bytes)})`);
         }
       }
       if (!quiet) io.err(`[${job.name}] done in ${((Date.now() - start) / 1000).toFixed(1)} s\n`);

@@ -99,10 +99,24 @@ export function verticalLine(x: number, color: string, label: string): { shape: 
   };
 }
 
-/** Adds reference lines (from `horizontalLine`/`verticalLine`) to a figure, returning a new figure. */
+/**
+ * Adds reference lines (from `horizontalLine`/`verticalLine`) to a figure, returning a new figure.
+ * Plotly places shapes in data units but annotations on a log axis in log10 units, so a label on a
+ * log axis is moved to log10 of its value (else it lands at 10^value and stretches the axis).
+ * @throws {TypeError} when `fig` is not a figure or `lines` not an array.
+ * @example withLines(figure([], { title: "t", layout: { yaxis: { type: "log" } } }), [horizontalLine(100, "red", "cap")]).layout.annotations[0].y // => 2
+ */
 export function withLines(fig: Figure, lines: Array<{ shape: Record<string, unknown>; annotation: Record<string, unknown> }>): Figure {
+  if (!fig || !Array.isArray(fig.data) || typeof fig.layout !== "object") throw new TypeError(`fig must be a Plotly figure {data, layout}, got ${describeValue(fig)}`);
+  if (!Array.isArray(lines)) throw new TypeError(`lines must be an array of horizontalLine/verticalLine results, got ${describeValue(lines)}`);
+  const isLog = (axis: "xaxis" | "yaxis"): boolean => (fig.layout[axis] as { type?: string } | undefined)?.type === "log";
+  const place = (a: Record<string, unknown>): Record<string, unknown> => {
+    if (a.xref === "paper" && isLog("yaxis") && typeof a.y === "number") return { ...a, y: Math.log10(a.y) };
+    if (a.yref === "paper" && isLog("xaxis") && typeof a.x === "number") return { ...a, x: Math.log10(a.x) };
+    return a;
+  };
   const shapes = [...((fig.layout.shapes as unknown[]) ?? []), ...lines.map((l) => l.shape)];
-  const annotations = [...((fig.layout.annotations as unknown[]) ?? []), ...lines.map((l) => l.annotation)];
+  const annotations = [...((fig.layout.annotations as unknown[]) ?? []), ...lines.map((l) => place(l.annotation))];
   return { data: fig.data, layout: { ...fig.layout, shapes, annotations } };
 }
 

@@ -12,6 +12,7 @@
 import MarkdownIt from "markdown-it";
 import { Notebook, Output, cellSource, notebookSummary } from "./notebook";
 import { PLOTLY_MIME, jsonForScript, figureSummary, Figure } from "./charts";
+import { describeValue } from "./validate";
 
 import { escapeHtml } from "./display";
 export { escapeHtml };
@@ -66,6 +67,19 @@ function renderMarkdown(md: Markdown, source: string, headings: Heading[], used:
 
 function textOf(v: unknown): string {
   return Array.isArray(v) ? v.join("") : String(v ?? "");
+}
+
+/**
+ * The id of a chart in an exported page, from its 0-based cell and output positions:
+ * `chart-<cell>-<output>`, both 1-based. Static SVGs (./svg-chart) use the same ids.
+ * @throws {RangeError} when a position is not an integer >= 0.
+ * @example chartElementId(3, 0) // => "chart-4-1"
+ */
+export function chartElementId(cellIndex: number, outputIndex: number): string {
+  for (const [name, v] of [["cellIndex", cellIndex], ["outputIndex", outputIndex]] as const) {
+    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${name} must be an integer >= 0, got ${describeValue(v)}`);
+  }
+  return `chart-${cellIndex + 1}-${outputIndex + 1}`;
 }
 
 /** Renders one output; `chartId` is used if it is a Plotly chart. */
@@ -172,7 +186,7 @@ export function exportNotebookHtml(nb: Notebook, options: ExportOptions): Export
       `<div class="prompt">In [${escapeHtml(String(n))}]:${label}</div><div class="cell-code"><pre class="src"><code>${escapeHtml(cellSource(cell))}</code></pre></div>`,
     );
     (cell.outputs ?? []).forEach((o, oi) => {
-      const r = renderOutput(o, `chart-${ci + 1}-${oi + 1}`, md);
+      const r = renderOutput(o, chartElementId(ci, oi), md);
       charts += r.charts;
       if (r.html) body.push(r.html);
     });

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { figure, figureBundle, figureSummary, figureId, expertLoadFigure, withLines, horizontalLine, show, PLOTLY_MIME, COLORS } from "../lib/charts";
+import { figure, figureBundle, figureSummary, figureId, expertLoadFigure, withLines, horizontalLine, verticalLine, show, PLOTLY_MIME, COLORS } from "../lib/charts";
 
 test("figure: plain data with title and axis titles; traces copied", () => {
   const traces = [{ type: "bar", y: [1] }];
@@ -41,4 +41,20 @@ test("show outside a notebook prints the text summary", () => {
   }
   assert.match(logs[0], /^\[chart\] Plain/);
   assert.throws(() => show({} as never), { name: "TypeError", message: /^fig must be/ });
+});
+
+test("withLines: labels on log axes are placed in log10 units (Plotly's annotation rule); shapes stay in data units", () => {
+  const logY = figure([{ type: "bar", x: ["a"], y: [50] }], { title: "T", layout: { yaxis: { type: "log" } } });
+  const f = withLines(logY, [horizontalLine(100, "red", "memory")]);
+  const ann = (f.layout.annotations as Array<{ y: number }>)[0];
+  const shape = (f.layout.shapes as Array<{ y0: number; y1: number }>)[0];
+  assert.equal(ann.y, 2);
+  assert.deepEqual([shape.y0, shape.y1], [100, 100]);
+  const logX = figure([], { title: "T", layout: { xaxis: { type: "log" } } });
+  const g = withLines(logX, [verticalLine(1000, "red", "ridge"), horizontalLine(3, "blue", "limit")]);
+  assert.deepEqual((g.layout.annotations as Array<{ x: number; y: number }>).map((a) => [a.x, a.y]), [[3, 1], [1, 3]]);
+  const linear = withLines(figure([], { title: "T" }), [horizontalLine(100, "red", "m")]);
+  assert.equal((linear.layout.annotations as Array<{ y: number }>)[0].y, 100);
+  assert.throws(() => withLines(null as never, []), /fig must be a Plotly figure/);
+  assert.throws(() => withLines(logY, "x" as never), /lines must be an array/);
 });
