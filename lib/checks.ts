@@ -41,7 +41,8 @@ export function createChecks(): Checks {
     } catch (e) {
       // One line per miss: node's multi-line diffs ("Expected values to be strictly equal:\n\n'94.1' !== '93.8'") joined.
       const line = (e as Error).message.split("\n").map((l) => l.trim()).filter((l) => l !== "").join(" ");
-      missed.push(line.length > 200 ? `${line.slice(0, 197)}...` : line);
+      // Numbered as the checks run, so that a reader can find the line in the Checks cell.
+      missed.push(`check ${total}: ${line.length > 200 ? `${line.slice(0, 197)}...` : line}`);
     }
   };
   return {

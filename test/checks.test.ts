@@ -18,11 +18,11 @@ test("under injected overrides a check that does not hold is reported, not throw
     c.ok(true);
     c.equal("93.8", "94.1", "eplb max");
     c.deepEqual([1], [1]);
-    assert.match(c.summary(), /^2 of 3 checks hold; 1 describe the default parameters and do not hold with the overrides \(seed\):\n- eplb max '93\.8' !== '94\.1'$/);
+    assert.match(c.summary(), /^2 of 3 checks hold; 1 describe the default parameters and do not hold with the overrides \(seed\):\n- check 2: eplb max '93\.8' !== '94\.1'$/);
     // Without a message, node's multi-line diff is joined into one line.
     const d = createChecks();
     d.equal(1, 2);
-    assert.match(d.summary(), /\n- Expected values to be strictly equal: 1 !== 2$/);
+    assert.match(d.summary(), /\n- check 1: Expected values to be strictly equal: 1 !== 2$/);
   } finally {
     delete (globalThis as Record<string, unknown>)[OVERRIDES_GLOBAL];
   }
@@ -41,7 +41,7 @@ test("that(): a predicate that throws is a failed check: fatal normally, reporte
     const soft = createChecks();
     soft.that("third sweep point", () => ([] as { b: number }[])[2].b > 0);
     soft.that("holds", () => true);
-    assert.match(soft.summary(), /^1 of 2 checks hold; 1 describe .*\(gpuCounts\):\n- third sweep point \(could not be evaluated: /);
+    assert.match(soft.summary(), /^1 of 2 checks hold; 1 describe .*\(gpuCounts\):\n- check 1: third sweep point \(could not be evaluated: /);
   } finally {
     delete (globalThis as Record<string, unknown>)[OVERRIDES_GLOBAL];
   }
