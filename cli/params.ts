@@ -15,6 +15,7 @@ import { createCapture, writeCapture } from "../lib/capture";
 const SPECS: OptionSpecs = {
   json: { kind: "boolean", help: "print one JSON object (the template's snake_case keys at the top level)" },
   capture: { kind: "string", help: "also write the fields as a capture record to this file (see `moe-lab compare`)" },
+  timestamp: { kind: "boolean", help: "with --capture: also record when it was taken (the record is then no longer byte-identical from run to run)" },
   list: { kind: "boolean", help: "list the models of the catalog" },
   help: { kind: "boolean", help: "show this help" },
 };
@@ -101,7 +102,7 @@ export const paramsCommand: Command = {
     const template = paramsTemplate(model);
     const file = getString(args, "capture");
     if (file !== undefined) {
-      writeCapture(file, createCapture(`params ${id}`, template, { source: `moe-lab params ${id}`, timestamp: new Date().toISOString() }));
+      writeCapture(file, createCapture(`params ${id}`, template, { source: `moe-lab params ${id}`, ...(getFlag(args, "timestamp") ? { timestamp: new Date().toISOString() } : {}) }));
     }
     io.out(getFlag(args, "json") ? JSON.stringify(template) + "\n" : formatText(model));
     return 0;

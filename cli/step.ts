@@ -23,6 +23,7 @@ const SPECS: OptionSpecs = {
   overlap: { kind: "boolean", help: "hide communication behind compute (two-batch overlap)" },
   json: { kind: "boolean", help: "print one JSON object" },
   capture: { kind: "string", help: "also write the scenario and its breakdown as a capture record to this file (see `moe-lab compare`)" },
+  timestamp: { kind: "boolean", help: "with --capture: also record when it was taken (the record is then no longer byte-identical from run to run)" },
   help: { kind: "boolean", help: "show this help" },
 };
 
@@ -136,7 +137,7 @@ export const stepCommand: Command = {
     if (captureFile !== undefined) {
       const name = `step ${r.model.id} ${r.gpu.id} EP${r.ep} ${r.input.batchTokens} tokens ${r.placement}`;
       const source = commandLine(r, routing);
-      writeCapture(captureFile, createCapture(name, captureFields(r, routing), { source, timestamp: new Date().toISOString() }));
+      writeCapture(captureFile, createCapture(name, captureFields(r, routing), { source, ...(getFlag(args, "timestamp") ? { timestamp: new Date().toISOString() } : {}) }));
     }
     const b = r.breakdown;
     if (getFlag(args, "json")) {

@@ -11,7 +11,7 @@ import {
   expertBytes, expertParams, flopsPerToken, formatBytes, formatParams, kvCacheBytes, kvCachePerToken, memoryPerRank,
   allToAllBytesPerToken, modelSummary, mtpParameters, paramsTemplate, sequencesThatFit, totalParameters, weightBytes,
 } from "../lib/params";
-import { mkdtempSync, rmSync } from "fs";
+import { mkdtempSync, readFileSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { main } from "../cli/main";
@@ -391,7 +391,13 @@ test("moe-lab params --list and --capture", async () => {
     const cap = readCapture(file);
     assert.equal(cap.fields.total_parameters, totalParameters(loadModel("deepseek-v3")));
     assert.equal(cap.fields["breakdown.total.attention"], JSON.parse(r.out).breakdown.total.attention);
-    assert.ok(cap.timestamp, "a CLI capture records when it was taken");
+    assert.equal(cap.timestamp, undefined, "deterministic by default: no timestamp");
+    const again = join(dir, "again.json");
+    assert.equal((await cli(["params", "deepseek-v3", "--capture", again])).code, 0);
+    assert.equal(readFileSync(again, "utf8"), readFileSync(file, "utf8"), "same command, same bytes");
+    const stamped = join(dir, "stamped.json");
+    assert.equal((await cli(["params", "deepseek-v3", "--capture", stamped, "--timestamp"])).code, 0);
+    assert.match(String(readCapture(stamped).timestamp), /^\d{4}-\d\d-\d\dT/, "--timestamp records when it was taken");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -30,7 +30,12 @@ test("step --capture writes a valid capture of the scenario and its breakdown", 
     const cap = readCapture(file);
     assert.deepEqual(validateCapture(JSON.parse(readFileSync(file, "utf8"))), cap);
     assert.equal(cap.name, "step deepseek-v3 h100 EP32 4096 tokens eplb");
-    assert.ok(cap.timestamp, "a CLI capture records when it was taken");
+    assert.equal(cap.timestamp, undefined, "deterministic by default: no timestamp");
+    const twice = join(dir, "twice.json");
+    assert.equal(runCli([...STEP, "--tokens", "4096", "--json", "--capture", twice]).status, 0);
+    assert.equal(readFileSync(twice, "utf8"), readFileSync(file, "utf8"), "same command, same bytes");
+    assert.equal(runCli([...STEP, "--tokens", "4096", "--capture", join(dir, "t.json"), "--timestamp"]).status, 0);
+    assert.match(String(readCapture(join(dir, "t.json")).timestamp), /^\d{4}-\d\d-\d\dT/, "--timestamp records when it was taken");
     const o = JSON.parse(r.stdout);
     const f = cap.fields;
     // The scenario.
@@ -79,8 +84,7 @@ test("compare of two step captures with different --tokens shows what changed", 
     }
     const text = runCli(["compare", a, b]);
     assert.equal(text.status, 0, text.stderr);
-    assert.match(text.stdout, /^A: step deepseek-v3 h100 EP32 4096 tokens eplb \(/);
-    assert.match(text.stdout, /^B: step deepseek-v3 h100 EP32 8192 tokens eplb \(/m);
+    assert.match(text.stdout, /^A: step deepseek-v3 h100 EP32 4096 tokens eplb\nB: step deepseek-v3 h100 EP32 8192 tokens eplb\n/);
     assert.match(text.stdout, /^batch_tokens +4096 +8192 +\+4096 \(\+100\.0%\)$/m);
     assert.match(text.stdout, /^model +deepseek-v3 +deepseek-v3$/m);
   });
