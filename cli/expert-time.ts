@@ -1,10 +1,12 @@
 /**
  * `moe-lab expert-time`: the modelled time of one expert (SwiGLU MLP) for each token count, on a
- * GPU from data/hardware.json, with the default (or given) roofline efficiency factors.
+ * GPU from data/hardware.json. The roofline factors are fitted to data/calibration/<gpu>.csv when
+ * that GPU has been calibrated (tools/calibrate_experts.py), else the assumed DEFAULT_FACTORS;
+ * options override either. The text output says which.
  */
 import { Command, CliError, OptionSpecs, formatHelp, getFlag, getNumber, getString, parseArgs } from "./args";
 import { getGpu } from "../lib/hardware";
-import { DEFAULT_FACTORS, expertTimeCurve, ridgeTokens, WEIGHT_PRECISIONS, WeightPrecision } from "../lib/throughput";
+import { DEFAULT_FACTORS, calibratedFactors, expertTimeCurve, ridgeTokens, WEIGHT_PRECISIONS, WeightPrecision } from "../lib/throughput";
 import { requireOneOf } from "../lib/validate";
 
 const SPECS: OptionSpecs = {
@@ -13,9 +15,9 @@ const SPECS: OptionSpecs = {
   intermediate: { kind: "int", help: "expert intermediate size (elements, >= 1)" },
   tokens: { kind: "numbers", help: "comma-separated token counts (integers >= 0)", default: "1,8,64,512" },
   precision: { kind: "string", help: "expert weight precision: bf16, fp8, fp4", default: "bf16" },
-  "memory-efficiency": { kind: "number", help: "achieved fraction of HBM bandwidth, (0, 1]", default: DEFAULT_FACTORS.memoryEfficiency },
-  "compute-efficiency": { kind: "number", help: "achieved fraction of dense peak, (0, 1]", default: DEFAULT_FACTORS.computeEfficiency },
-  "overhead-us": { kind: "number", help: "fixed overhead per expert computation (us, >= 0)", default: DEFAULT_FACTORS.overheadSeconds * 1e6 },
+  "memory-efficiency": { kind: "number", help: "achieved fraction of HBM bandwidth, (0, 1]", default: `fitted to the GPU's calibration CSV, else ${DEFAULT_FACTORS.memoryEfficiency}` },
+  "compute-efficiency": { kind: "number", help: "achieved fraction of dense peak, (0, 1]", default: `fitted, else ${DEFAULT_FACTORS.computeEfficiency}` },
+  "overhead-us": { kind: "number", help: "fixed overhead per expert computation (us, >= 0)", default: `fitted, else ${DEFAULT_FACTORS.overheadSeconds * 1e6}` },
   json: { kind: "boolean", help: "print a JSON array of {tokens, seconds}" },
   help: { kind: "boolean", help: "show this help" },
 };
@@ -38,11 +40,14 @@ export const expertTimeCommand: Command = {
       if (!Number.isSafeInteger(t) || t < 0) throw new CliError(`--tokens must be integers >= 0, got ${t}`);
     });
     const precision = requireOneOf("--precision", getString(args, "precision", "bf16"), WEIGHT_PRECISIONS) as WeightPrecision;
+    const base = calibratedFactors(gpu);
+    const given = ["memory-efficiency", "compute-efficiency", "overhead-us"].filter((k) => args.options[k] !== undefined);
     const factors = {
-      memoryEfficiency: getNumber(args, "memory-efficiency", DEFAULT_FACTORS.memoryEfficiency),
-      computeEfficiency: getNumber(args, "compute-efficiency", DEFAULT_FACTORS.computeEfficiency),
-      overheadSeconds: getNumber(args, "overhead-us", DEFAULT_FACTORS.overheadSeconds * 1e6) * 1e-6,
+      memoryEfficiency: getNumber(args, "memory-efficiency", base.factors.memoryEfficiency),
+      computeEfficiency: getNumber(args, "compute-efficiency", base.factors.computeEfficiency),
+      overheadSeconds: getNumber(args, "overhead-us", base.factors.overheadSeconds * 1e6) * 1e-6,
     };
+    const factorSource = given.length ? `${given.map((k) => `--${k}`).join(", ")} given; otherwise ${base.source}` : base.source;
     const shape = { hiddenSize: getNumber(args, "hidden", 0), intermediateSize: getNumber(args, "intermediate", 0) };
     let curve;
     try {
@@ -62,7 +67,8 @@ export const expertTimeCommand: Command = {
     }
     const ridge = ridgeTokens(shape, gpu, factors, precision);
     const lines = [
-      `expert ${shape.hiddenSize} x ${shape.intermediateSize} (${precision}) on ${gpu.name}; memory eff ${factors.memoryEfficiency}, compute eff ${factors.computeEfficiency}, overhead ${+(factors.overheadSeconds * 1e6).toFixed(3)} us`,
+      `expert ${shape.hiddenSize} x ${shape.intermediateSize} (${precision}) on ${gpu.name}; memory eff ${+factors.memoryEfficiency.toFixed(4)}, compute eff ${+factors.computeEfficiency.toFixed(4)}, overhead ${+(factors.overheadSeconds * 1e6).toFixed(3)} us`,
+      `factors: ${factorSource}`,
       `memory-bound below ~${Math.round(ridge)} tokens, compute-bound above`,
       "tokens  time_us",
       ...curve.map((p) => `${String(p.tokens).padStart(6)}  ${(p.seconds * 1e6).toFixed(1)}`),

@@ -6,7 +6,8 @@
  */
 import { Command, CliError, OptionSpecs, formatHelp, getFlag, getNumber, getString, parseArgs } from "./args";
 import { createCapture, writeCapture } from "../lib/capture";
-import { DEFAULT_ZIPF_EXPONENT, runFields, runScenario, Placement, ScenarioResult, StepMode, WeightPrecision } from "../lib/throughput";
+import { DEFAULT_ZIPF_EXPONENT, calibratedFactors, runFields, runScenario, Placement, ScenarioResult, StepMode, WeightPrecision } from "../lib/throughput";
+import { getGpu } from "../lib/hardware";
 
 const SPECS: OptionSpecs = {
   model: { kind: "string", help: "catalog model id (moe-lab params --list), e.g. deepseek-v3" },
@@ -46,6 +47,8 @@ interface RoutingOptions {
   zipfExponent: number;
   seed: number;
   overlapCommunication: boolean;
+  /** Where the roofline factors came from (`calibratedFactors`). */
+  factorsSource: string;
 }
 
 /**
@@ -70,6 +73,7 @@ function captureFields(r: ScenarioResult, o: RoutingOptions): Record<string, str
     zipf_exponent: o.zipfExponent,
     seed: o.seed,
     overlap_communication: o.overlapCommunication,
+    roofline_factors: o.factorsSource,
     ...run, // the keys above keep their place; runFields' results follow in its order
     routed_experts_us: us(b.routedExpertSeconds),
     shared_experts_us: us(b.sharedExpertSeconds),
@@ -109,14 +113,19 @@ export const stepCommand: Command = {
     }
     const captureFile = getString(args, "capture");
     if (captureFile === "") throw new CliError('--capture must be a file path, got ""');
-    const routing: RoutingOptions = {
-      zipfExponent: getNumber(args, "skew", DEFAULT_ZIPF_EXPONENT),
-      seed: getNumber(args, "seed", 0),
-      overlapCommunication: getFlag(args, "overlap"),
-    };
     let r;
+    let routing: RoutingOptions;
     try {
+      // Roofline factors fitted to the GPU's calibration CSV when there is one, else the defaults.
+      const cal = calibratedFactors(getGpu(getString(args, "gpu", "h100")));
+      routing = {
+        zipfExponent: getNumber(args, "skew", DEFAULT_ZIPF_EXPONENT),
+        seed: getNumber(args, "seed", 0),
+        overlapCommunication: getFlag(args, "overlap"),
+        factorsSource: cal.source,
+      };
       r = runScenario({
+        factors: cal.factors,
         model: getString(args, "model", ""),
         gpu: getString(args, "gpu", "h100"),
         ep: getNumber(args, "ep", 1),
@@ -153,6 +162,7 @@ export const stepCommand: Command = {
           contextTokens: r.input.contextTokens,
           ...b,
           kvCapacityTokensPerRank: r.memory.kvCapacityTokens,
+          factorsSource: routing.factorsSource,
         }) + "\n",
       );
       return 0;
@@ -166,6 +176,7 @@ export const stepCommand: Command = {
       `  layer           ${us(b.layerSeconds)}  bound: ${b.bound}; rank imbalance (max/mean tokens) ${b.rankImbalance.toFixed(2)}`,
       `  forward pass    ${(b.forwardSeconds * 1e3).toFixed(2)} ms, ${b.tokensPerSecondPerGpu.toFixed(0)} tokens/s per GPU`,
       `  KV capacity     ${r.memory.kvCapacityTokens} tokens per rank`,
+      `  factors         ${routing.factorsSource}`,
     ];
     io.out(lines.join("\n") + "\n");
     return 0;

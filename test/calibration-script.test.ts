@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "../lib/paths";
 import { getGpu } from "../lib/hardware";
-import { parseCalibrationCsv, groupedLoads, requireGpuMeasurement, fitRoofline, fitErrorReport, formatCalibrationCsv, loadCalibration, syntheticCalibrationRows, rooflineFigure } from "../lib/throughput/index";
+import { parseCalibrationCsv, groupedLoads, requireGpuMeasurement, fitRoofline, fitErrorReport, formatCalibrationCsv, loadCalibration, syntheticCalibrationRows, rooflineFigure, calibratedFactors, DEFAULT_FACTORS } from "../lib/throughput/index";
 import { createRng } from "../lib/rng";
 import { readNotebook, cellSource } from "../lib/notebook";
 import { missing, pythonWithTorch, runCli } from "./helpers";
@@ -160,4 +160,30 @@ test("rooflineFigure: measured rows join the curve of their shape, in its colour
   assert.equal((fig.data[2].marker as { color: string }).color, (fig.data[0].line as { color: string }).color);
   assert.deepEqual(fig.data[4].x, [extra.totalTokens]);
   assert.equal(rooflineFigure(curves).data.length, 2, "no measured traces without rows");
+});
+
+test("calibratedFactors: fitted to the GPU's own CSV, else the defaults, saying which", () => {
+  const { dir } = syntheticCalibrationDir();
+  const h200 = calibratedFactors(getGpu("h200"), dir);
+  assert.equal(h200.measured, true);
+  assert.match(h200.source, /^fitted to .*h200\.csv \(\d+ rows, rms error \d+\.\d%\)$/);
+  assert.ok(Math.abs(h200.factors.memoryEfficiency / TRUE_FACTORS.memoryEfficiency - 1) < 0.03);
+  // No CSV measured on an H100 in that folder: the assumed defaults, named as such.
+  const h100 = calibratedFactors(getGpu("h100"), dir);
+  assert.equal(h100.measured, false);
+  assert.deepEqual(h100.factors, DEFAULT_FACTORS);
+  assert.match(h100.source, /^assumed defaults \(no calibration CSV for h100 under /);
+  assert.throws(() => calibratedFactors("h100" as never), /gpu must be a GPU spec/);
+});
+
+test("expert-time and step say where their roofline factors come from", () => {
+  const et = runCli(["expert-time", "--hidden", "7168", "--intermediate", "2048", "--tokens", "1,512"]);
+  assert.equal(et.status, 0, et.stderr);
+  const committed = loadCalibration().files.some((f) => f.meta.gpu_id === "h100");
+  assert.match(et.stdout, committed ? /^factors: fitted to data\/calibration\/.*\.csv/m : /^factors: assumed defaults \(no calibration CSV for h100/m);
+  const given = runCli(["expert-time", "--hidden", "7168", "--intermediate", "2048", "--memory-efficiency", "0.5"]);
+  assert.match(given.stdout, /^factors: --memory-efficiency given; otherwise /m);
+  const step = runCli(["step", "--model", "deepseek-v3", "--ep", "32", "--tokens", "4096", "--json"]);
+  assert.equal(step.status, 0, step.stderr);
+  assert.equal(JSON.parse(step.stdout).factorsSource, calibratedFactors(getGpu("h100")).source);
 });

@@ -11,8 +11,8 @@
  */
 import type { GpuSpec } from "../hardware";
 import { describeValue, requireInteger, requireNumber } from "../validate";
-import { CalibrationRow } from "./calibration";
-import { RooflineFactors, rankExpertTime } from "./roofline";
+import { CalibrationRow, loadCalibration } from "./calibration";
+import { DEFAULT_FACTORS, RooflineFactors, rankExpertTime } from "./roofline";
 
 /** Result of `fitRoofline`. */
 export interface RooflineFit {
@@ -180,4 +180,33 @@ export function fitErrorReport(rows: readonly CalibrationRow[], gpu: GpuSpec, fa
     meanAbsRelativeError: sum / g.rows,
     withinTarget: g.maxAbsRelativeError <= g.target,
   }));
+}
+
+/** What `calibratedFactors` found: the factors to use and where they came from. */
+export interface CalibratedFactors {
+  factors: RooflineFactors;
+  /** True when fitted to a calibration CSV of this GPU, false for the assumed `DEFAULT_FACTORS`. */
+  measured: boolean;
+  /** One line: "fitted to data/calibration/h100.csv (240 rows, rms error 4.1%)" or why the defaults are used. */
+  source: string;
+}
+
+/**
+ * The roofline factors for a GPU: fitted to the calibration CSV measured on it (its `# gpu_id:`
+ * line) when one exists in `directory`, else `DEFAULT_FACTORS`, saying which. The CLI's
+ * `expert-time` and `step` use this unless factors are given explicitly.
+ * @param gpu the GPU (its `id` is matched against each file's gpu_id).
+ * @param directory calibration folder, as for `loadCalibration` (default "data/calibration").
+ * @throws {TypeError} for a non-GPU; errors of `loadCalibration` for malformed files.
+ * @example calibratedFactors(getGpu("h100")).measured // => false until data/calibration/h100.csv exists
+ */
+export function calibratedFactors(gpu: GpuSpec, directory = "data/calibration"): CalibratedFactors {
+  if (!gpu || typeof gpu !== "object" || typeof gpu.id !== "string") throw new TypeError(`gpu must be a GPU spec from data/hardware.json, got ${describeValue(gpu)}`);
+  const set = loadCalibration(directory);
+  const file = set.files.find((f) => f.meta.gpu_id === gpu.id);
+  if (!file || file.rows.length < 3) {
+    return { factors: DEFAULT_FACTORS, measured: false, source: `assumed defaults (no calibration CSV for ${gpu.id} under ${set.directory}/)` };
+  }
+  const fit = fitRoofline(file.rows, gpu);
+  return { factors: fit.factors, measured: true, source: `fitted to ${file.file} (${fit.rows} rows, rms error ${(fit.rmsRelativeError * 100).toFixed(1)}%)` };
 }
