@@ -6,6 +6,7 @@
  * check that no longer holds is reported instead of stopping the run: `summary()` lists them.
  */
 import * as nodeAssert from "node:assert/strict";
+import { inspect } from "node:util";
 
 /** The global the runner's injected-parameters cell sets (names of overridden parameters). */
 export const OVERRIDES_GLOBAL = "moeLabOverrides";
@@ -24,6 +25,25 @@ export interface Checks {
   summary(): string;
 }
 
+/** A value as one short line, for "got X, expected Y". */
+function brief(v: unknown): string {
+  const text = inspect(v, { breakLength: Infinity, depth: 2 });
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/**
+ * One line for a check that did not hold: the claim (the check's message; node's own wording when
+ * it has none) and, for equal/deepEqual, what it got and expected instead of node's multi-line diff.
+ */
+function describeMiss(e: unknown): string {
+  if (e instanceof nodeAssert.AssertionError) {
+    const claim = e.generatedMessage ? "" : e.message.split("\n")[0].trim();
+    if (e.operator === "strictEqual" || e.operator === "deepStrictEqual") return `${claim || "values differ"} (got ${brief(e.actual)}, expected ${brief(e.expected)})`;
+    return claim || "a check of a truthy value failed";
+  }
+  return String((e as Error)?.message ?? e).split("\n").map((l) => l.trim()).filter((l) => l !== "").join(" ");
+}
+
 /**
  * Creates the checker. Strict (throws) unless the runner injected parameter overrides.
  * @example createChecks().summary() // => "all checks passed"
@@ -39,9 +59,8 @@ export function createChecks(): Checks {
     try {
       f();
     } catch (e) {
-      // One line per miss: node's multi-line diffs ("Expected values to be strictly equal:\n\n'94.1' !== '93.8'") joined.
-      const line = (e as Error).message.split("\n").map((l) => l.trim()).filter((l) => l !== "").join(" ");
       // Numbered as the checks run, so that a reader can find the line in the Checks cell.
+      const line = describeMiss(e);
       missed.push(`check ${total}: ${line.length > 200 ? `${line.slice(0, 197)}...` : line}`);
     }
   };

@@ -18,11 +18,16 @@ test("under injected overrides a check that does not hold is reported, not throw
     c.ok(true);
     c.equal("93.8", "94.1", "eplb max");
     c.deepEqual([1], [1]);
-    assert.match(c.summary(), /^2 of 3 checks hold; 1 describe the default parameters and do not hold with the overrides \(seed\):\n- check 2: eplb max '93\.8' !== '94\.1'$/);
+    assert.match(c.summary(), /^2 of 3 checks hold; 1 describe the default parameters and do not hold with the overrides \(seed\):\n- check 2: eplb max \(got '93\.8', expected '94\.1'\)$/);
     // Without a message, node's multi-line diff is joined into one line.
     const d = createChecks();
     d.equal(1, 2);
-    assert.match(d.summary(), /\n- check 1: Expected values to be strictly equal: 1 !== 2$/);
+    assert.match(d.summary(), /\n- check 1: values differ \(got 1, expected 2\)$/);
+    // ok() without a message, and deepEqual with one.
+    const o = createChecks();
+    o.ok(0);
+    o.deepEqual([1, 2], [1, 3], "loads");
+    assert.match(o.summary(), /\n- check 1: a check of a truthy value failed\n- check 2: loads \(got \[ 1, 2 \], expected \[ 1, 3 \]\)$/);
   } finally {
     delete (globalThis as Record<string, unknown>)[OVERRIDES_GLOBAL];
   }
