@@ -252,3 +252,16 @@ export function expertLoadFigure(loads: ArrayLike<number>, options: ExpertLoadFi
   );
   return lines.length ? withLines(fig, lines) : fig;
 }
+
+/**
+ * The id of a chart in an exported page, from its 0-based cell and output positions:
+ * `chart-<cell>-<output>`, both 1-based. Exported pages (./export-html) and static SVGs (./svg-chart) use these ids.
+ * @throws {RangeError} when a position is not an integer >= 0.
+ * @example chartElementId(3, 0) // => "chart-4-1"
+ */
+export function chartElementId(cellIndex: number, outputIndex: number): string {
+  for (const [name, v] of [["cellIndex", cellIndex], ["outputIndex", outputIndex]] as const) {
+    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${name} must be an integer >= 0, got ${describeValue(v)}`);
+  }
+  return `chart-${cellIndex + 1}-${outputIndex + 1}`;
+}

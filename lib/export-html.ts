@@ -11,11 +11,12 @@
  */
 import MarkdownIt from "markdown-it";
 import { Notebook, Output, cellSource, notebookSummary } from "./notebook";
-import { PLOTLY_MIME, jsonForScript, figureSummary, Figure } from "./charts";
+import { PLOTLY_MIME, jsonForScript, figureSummary, Figure, chartElementId } from "./charts";
+import { figureToSvg } from "./svg-chart";
 import { describeValue } from "./validate";
 
 import { escapeHtml } from "./display";
-export { escapeHtml };
+export { escapeHtml, chartElementId };
 
 /** A URL-safe anchor from heading text: "1. Baseline skew" -> "1-baseline-skew". */
 export function slugify(text: string): string {
@@ -70,16 +71,15 @@ function textOf(v: unknown): string {
 }
 
 /**
- * The id of a chart in an exported page, from its 0-based cell and output positions:
- * `chart-<cell>-<output>`, both 1-based. Static SVGs (./svg-chart) use the same ids.
- * @throws {RangeError} when a position is not an integer >= 0.
- * @example chartElementId(3, 0) // => "chart-4-1"
+ * What a page shows for a chart when JavaScript is off: the static SVG (./svg-chart), else the
+ * chart's text summary if the figure cannot be drawn statically.
  */
-export function chartElementId(cellIndex: number, outputIndex: number): string {
-  for (const [name, v] of [["cellIndex", cellIndex], ["outputIndex", outputIndex]] as const) {
-    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${name} must be an integer >= 0, got ${describeValue(v)}`);
+function staticChart(fig: Figure, chartId: string): string {
+  try {
+    return `<div class="chart-static">${figureToSvg(fig, { idPrefix: `${chartId}-static` })}</div>`;
+  } catch {
+    return `<pre class="out">${escapeHtml(figureSummary(fig))}</pre>`;
   }
-  return `chart-${cellIndex + 1}-${outputIndex + 1}`;
 }
 
 /** Renders one output; `chartId` is used if it is a Plotly chart. */
@@ -97,7 +97,7 @@ function renderOutput(o: Output, chartId: string, md: Markdown): { html: string;
     return {
       html:
         `<div class="chart" id="${chartId}" style="min-height:${height}px" data-traces="${fig.data?.length ?? 0}"></div>` +
-        `<noscript><pre class="out">${escapeHtml(figureSummary(fig))}</pre></noscript>` +
+        `<noscript>${staticChart(fig, chartId)}</noscript>` +
         `<script>Plotly.newPlot(${JSON.stringify(chartId)},${jsonForScript(fig.data)},${jsonForScript(fig.layout)},{responsive:true,displaylogo:false});</script>`,
       charts: 1,
     };
@@ -130,6 +130,7 @@ pre code{background:none;padding:0}
 .prompt{font:12px monospace;color:var(--muted);margin:12px 0 2px}
 pre.out{background:#fff;border:1px solid var(--line)}pre.out.stderr{background:#fff5f5;border-color:#f3c2c2}
 .chart{width:100%;margin:6px 0 14px}
+.chart-static{margin:6px 0 14px}.chart-static svg{max-width:100%;height:auto}
 .params{border:1px solid #f0c36d;background:#fffbea;border-radius:6px;padding:8px 14px;margin:12px 0}
 footer{color:var(--muted);font-size:12px;border-top:1px solid var(--line);margin-top:40px;padding-top:10px}
 .index li{margin:10px 0}.index .purpose{color:var(--muted)}
@@ -203,6 +204,7 @@ export function exportNotebookHtml(nb: Notebook, options: ExportOptions): Export
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)} · moe-lab</title>
 <style>${STYLE}</style>
+<noscript><style>.chart{display:none}</style></noscript>
 ${plotly}
 </head>
 <body>

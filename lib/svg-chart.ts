@@ -24,9 +24,8 @@
  * Text widths are estimated from a table of glyph widths (there is no font engine here), so
  * labels are laid out conservatively.
  */
-import { Figure, PLOTLY_MIME } from "./charts";
+import { Figure, PLOTLY_MIME, chartElementId } from "./charts";
 import { Notebook } from "./notebook";
-import { chartElementId } from "./export-html";
 import { describeValue } from "./validate";
 
 /** Options of `figureToSvg`. */

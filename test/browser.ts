@@ -18,18 +18,62 @@ export interface PageReport {
   screenshot: string;
 }
 
-/** Opens each page, waits for charts, collects errors and saves a full-page screenshot. */
-export async function inspectPages(pages: string[], screenshotDir: string): Promise<PageReport[]> {
+/** Headless Debian chromium through playwright-core, with the flags a closed network needs. */
+function launch() {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { chromium } = require("playwright-core") as typeof import("playwright-core");
-  mkdirSync(screenshotDir, { recursive: true });
-  const browser = await chromium.launch({
+  return chromium.launch({
     executablePath: CHROMIUM,
     args: [
       "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
       "--disable-sync", "--no-first-run", "--disable-quic",
     ],
   });
+}
+
+/** What one page showed with JavaScript off. */
+export interface StaticPageReport {
+  page: string;
+  /** Interactive chart divs in the page (hidden when JavaScript is off). */
+  chartDivs: number;
+  /** Visible static SVG charts, and their rendered heights (px). */
+  staticHeights: number[];
+  /** Visible elements of the interactive charts (should be none). */
+  visibleChartDivs: number;
+  screenshot: string;
+}
+
+/** Opens each page with JavaScript disabled: every chart should show as its static SVG. */
+export async function inspectPagesWithoutJs(pages: string[], screenshotDir: string): Promise<StaticPageReport[]> {
+  mkdirSync(screenshotDir, { recursive: true });
+  const browser = await launch();
+  const reports: StaticPageReport[] = [];
+  try {
+    for (const file of pages) {
+      const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 900 } });
+      const page = await context.newPage();
+      await page.goto(pathToFileURL(file).href, { waitUntil: "load" });
+      type El = { getBoundingClientRect(): { height: number } };
+      const chartDivs = await page.$$eval("div.chart", (d: unknown[]) => d.length);
+      const visibleChartDivs = await page.$$eval("div.chart", (d: unknown[]) => (d as El[]).filter((e) => e.getBoundingClientRect().height > 0).length);
+      const staticHeights = await page.$$eval(".chart-static svg", (d: unknown[]) => (d as El[]).map((e) => Math.round(e.getBoundingClientRect().height)));
+      const screenshot = join(screenshotDir, file.split(/[\\/]/).pop()!.replace(/\.html$/, ".nojs.png"));
+      const first = await page.$(".chart-static");
+      if (first) await first.scrollIntoViewIfNeeded();
+      await page.screenshot({ path: screenshot, fullPage: false });
+      reports.push({ page: file, chartDivs, staticHeights, visibleChartDivs, screenshot });
+      await context.close();
+    }
+  } finally {
+    await browser.close();
+  }
+  return reports;
+}
+
+/** Opens each page, waits for charts, collects errors and saves a full-page screenshot. */
+export async function inspectPages(pages: string[], screenshotDir: string): Promise<PageReport[]> {
+  mkdirSync(screenshotDir, { recursive: true });
+  const browser = await launch();
   const reports: PageReport[] = [];
   try {
     for (const file of pages) {

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { repoRoot } from "../lib/paths";
 import { readNotebook, cellSource, listParameters, findTaggedCell } from "../lib/notebook";
 import { runCli, hasCommand, missing } from "./helpers";
-import { inspectPages, chromiumAvailable, CHROMIUM } from "./browser";
+import { inspectPages, inspectPagesWithoutJs, chromiumAvailable, CHROMIUM } from "./browser";
 
 const dir = join(repoRoot(), "notebooks");
 const files = readdirSync(dir).filter((f) => f.endsWith(".ipynb")).sort();
@@ -127,6 +127,21 @@ test("browser: every exported page renders its charts in headless Chromium, with
     }
     t.diagnostic(`${r.page.split("/").pop()}: ${r.charts.length} charts rendered; screenshot build/screenshots/${r.screenshot.split("/").pop()}`);
   }
+});
+
+test("browser, JavaScript off: every chart shows as its static SVG, the empty interactive boxes are hidden", async (t) => {
+  if (!chromiumAvailable()) return missing(t, `chromium not found at ${CHROMIUM}: browser test skipped`);
+  const pages = files.map((f) => join(out, f.replace(/\.html$/, "").replace(/\.ipynb$/, ".html"))).filter((p) => existsSync(p));
+  assert.equal(pages.length, files.length, "pages were exported by an earlier test");
+  const reports = await inspectPagesWithoutJs(pages, join(repoRoot(), "build", "screenshots"));
+  for (const r of reports) {
+    const name = r.page.split(/[\\/]/).pop();
+    assert.ok(r.chartDivs >= 1, `${name}: has charts`);
+    assert.equal(r.staticHeights.length, r.chartDivs, `${name}: one static SVG per chart`);
+    assert.ok(r.staticHeights.every((h) => h >= 100), `${name}: static SVGs are drawn (${r.staticHeights.join(", ")} px)`);
+    assert.equal(r.visibleChartDivs, 0, `${name}: no empty interactive chart boxes`);
+  }
+  t.diagnostic(`no-JS screenshot: build/screenshots/${reports[0].screenshot.split(/[\\/]/).pop()}`);
 });
 
 test("real kernel: Jupyter's own executor (nbconvert/nbclient) runs every notebook through the repo's tslab kernelspec", (t) => {
