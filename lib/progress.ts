@@ -4,8 +4,9 @@
  * command line while the cell runs). Outside a notebook nothing is displayed.
  *
  * Updates are spaced by count, not time, and the saved output is the final state, so executed
- * notebooks stay byte-identical from run to run. `sweep` awaits between updates so that a real
- * kernel can send them while the loop runs (a synchronous loop would only show the last one).
+ * notebooks stay byte-identical from run to run. On tslab 1.0.22 each update reaches Jupyter as it
+ * is made, even from a synchronous loop (test/notebooks.test.ts checks this on the real kernel);
+ * `sweep` also yields to the event loop after each update, so that other pending work can run.
  * Introduced in notebooks/01-baseline-skew.ipynb.
  */
 import { describeValue, requireFunction, requireInteger } from "./validate";

@@ -164,6 +164,20 @@ test("real kernel: Jupyter's own executor (nbconvert/nbclient) runs every notebo
   }
 });
 
+test("real kernel: a sweep's progress display updates while the cell runs, not only at its end", (t) => {
+  if (!hasCommand("jupyter-nbconvert")) return missing(t, "jupyter-nbconvert (and its jupyter_client) not installed: live-progress test skipped");
+  const py = ["python3", "/usr/bin/python3"].find((p) => spawnSync(p, ["-c", "import jupyter_client"]).status === 0);
+  if (!py) return missing(t, "no Python with jupyter_client: live-progress test skipped");
+  const r = spawnSync(py, [join(repoRoot(), "test", "live_progress.py"), repoRoot()], { encoding: "utf8", timeout: 300_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const events = JSON.parse(r.stdout) as Array<{ t: number; type: string; text: string }>;
+  assert.deepEqual(events.map((e) => e.text), [...Array.from({ length: 10 }, (_, i) => `live test: ${i}/10`), "live test: 10/10 done"]);
+  assert.deepEqual(events.map((e) => e.type), ["display_data", ...Array(10).fill("update_display_data")]);
+  // Ten items of 200 ms each: live updates arrive spread over ~2 s; bunched ones would arrive together.
+  const spread = events[events.length - 1].t - events[1].t;
+  assert.ok(spread >= 1.2, `updates arrived over ${spread.toFixed(2)} s (${events.map((e) => e.t).join(", ")})`);
+});
+
 test("npm start's command line is valid (its options parse; --list-params runs nothing)", () => {
   const pkg = JSON.parse(readFileSync(join(repoRoot(), "package.json"), "utf8")) as { scripts: Record<string, string> };
   const m = /node bin\/moe-lab\.js (.+)$/.exec(pkg.scripts.start);
