@@ -15,7 +15,7 @@ import { getGpu } from "../lib/hardware";
 import { parseCalibrationCsv, groupedLoads, requireGpuMeasurement, fitRoofline, fitErrorReport, formatCalibrationCsv, loadCalibration, syntheticCalibrationRows, rooflineFigure, calibratedFactors, DEFAULT_FACTORS } from "../lib/throughput/index";
 import { createRng } from "../lib/rng";
 import { readNotebook, cellSource } from "../lib/notebook";
-import { missing, pythonWithTorch, runCli } from "./helpers";
+import { missing, pythonWith, runCli } from "./helpers";
 
 const script = join(repoRoot(), "tools", "calibrate_experts.py");
 
@@ -24,7 +24,7 @@ function runScript(py: string, args: string[]) {
 }
 
 test("calibrate_experts.py --dry-run writes a CSV that the model reads", (t) => {
-  const py = pythonWithTorch();
+  const py = pythonWith("torch");
   if (!py) return missing(t, "no Python with torch (Debian python3-torch): calibration-script test skipped");
   const dir = mkdtempSync(join(tmpdir(), "moe-lab-cal-"));
   const out = join(dir, "dry.csv");
@@ -63,7 +63,7 @@ test("calibrate_experts.py --dry-run writes a CSV that the model reads", (t) => 
 });
 
 test("calibrate_experts.py refuses bad options with one line and writes nothing", (t) => {
-  const py = pythonWithTorch();
+  const py = pythonWith("torch");
   if (!py) return missing(t, "no Python with torch (Debian python3-torch): calibration-script test skipped");
   const dir = mkdtempSync(join(tmpdir(), "moe-lab-cal-"));
   const noFolder = runScript(py, ["--dry-run", "--out", join(dir, "absent", "x.csv")]);

@@ -21,10 +21,10 @@ export function missing(t: { skip(msg: string): void }, what: string): void {
   t.skip(msg);
 }
 
-/** A Python interpreter that can `import torch` (python3 on PATH, else Debian's), or null. */
-export function pythonWithTorch(): string | null {
+/** A Python interpreter that can `import <module>` (python3 on PATH, else Debian's), or null. */
+export function pythonWith(module: string): string | null {
   for (const py of ["python3", "/usr/bin/python3"]) {
-    if (spawnSync(py, ["-c", "import torch"], { encoding: "utf8" }).status === 0) return py;
+    if (spawnSync(py, ["-c", `import ${module}`], { encoding: "utf8" }).status === 0) return py;
   }
   return null;
 }

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "../lib/paths";
 import { readNotebook, cellSource, listParameters, findTaggedCell } from "../lib/notebook";
-import { runCli, hasCommand, missing } from "./helpers";
+import { runCli, hasCommand, missing, pythonWith } from "./helpers";
 import { inspectPages, inspectPagesWithoutJs, chromiumAvailable, CHROMIUM } from "./browser";
 
 const dir = join(repoRoot(), "notebooks");
@@ -166,7 +166,7 @@ test("real kernel: Jupyter's own executor (nbconvert/nbclient) runs every notebo
 
 test("real kernel: a sweep's progress display updates while the cell runs, not only at its end", (t) => {
   if (!hasCommand("jupyter-nbconvert")) return missing(t, "jupyter-nbconvert (and its jupyter_client) not installed: live-progress test skipped");
-  const py = ["python3", "/usr/bin/python3"].find((p) => spawnSync(p, ["-c", "import jupyter_client"]).status === 0);
+  const py = pythonWith("jupyter_client");
   if (!py) return missing(t, "no Python with jupyter_client: live-progress test skipped");
   const r = spawnSync(py, [join(repoRoot(), "test", "live_progress.py"), repoRoot()], { encoding: "utf8", timeout: 300_000 });
   assert.equal(r.status, 0, r.stderr);
