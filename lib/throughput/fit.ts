@@ -36,22 +36,35 @@ export interface FitOptions {
   rounds?: number;
 }
 
+/**
+ * One measured time to fit: the roofline's memory and compute terms at efficiency 1 and no
+ * overhead (`UNIT_FACTORS`), and the measured seconds. `fitRoofline` builds these from calibration
+ * rows; lib/throughput/published.ts from published GEMM timings.
+ */
+export interface FitPoint {
+  /** Bytes / spec bandwidth (seconds). */
+  memorySeconds: number;
+  /** FLOPs / spec peak (seconds). */
+  computeSeconds: number;
+  /** The measured time (seconds, > 0). */
+  measuredSeconds: number;
+}
+
+/** Efficiencies 1 and no overhead: the roofline at the spec sheet's numbers, the basis of `FitPoint`. */
+export const UNIT_FACTORS: Readonly<RooflineFactors> = Object.freeze({ memoryEfficiency: 1, computeEfficiency: 1, overheadSeconds: 0 });
+
 interface RowTerms {
-  /** Memory time at efficiency 1 (seconds). */
   mem: number;
-  /** Compute time at efficiency 1 (seconds). */
   comp: number;
   measured: number;
 }
 
-const UNIT = { memoryEfficiency: 1, computeEfficiency: 1, overheadSeconds: 0 };
-
-function rowTerms(rows: readonly CalibrationRow[], gpu: GpuSpec): RowTerms[] {
+function rowTerms(rows: readonly CalibrationRow[], gpu: GpuSpec): FitPoint[] {
   return rows.map((r, i) => {
     if (typeof r !== "object" || r === null) throw new TypeError(`rows[${i}] must be a calibration row, got ${describeValue(r)}`);
-    const measured = requireNumber(`rows[${i}].medianSeconds`, r.medianSeconds, { min: 0, minExclusive: true });
-    const t = rankExpertTime({ tokens: r.totalTokens, activeExperts: r.activeExperts }, { hiddenSize: r.hiddenSize, intermediateSize: r.intermediateSize }, gpu, UNIT);
-    return { mem: t.memorySeconds, comp: t.computeSeconds, measured };
+    const measuredSeconds = requireNumber(`rows[${i}].medianSeconds`, r.medianSeconds, { min: 0, minExclusive: true });
+    const t = rankExpertTime({ tokens: r.totalTokens, activeExperts: r.activeExperts }, { hiddenSize: r.hiddenSize, intermediateSize: r.intermediateSize }, gpu, UNIT_FACTORS);
+    return { memorySeconds: t.memorySeconds, computeSeconds: t.computeSeconds, measuredSeconds };
   });
 }
 
@@ -86,9 +99,30 @@ function evaluate(terms: RowTerms[], m: number, c: number): { overhead: number; 
 export function fitRoofline(rows: readonly CalibrationRow[], gpu: GpuSpec, options: FitOptions = {}): RooflineFit {
   if (!Array.isArray(rows)) throw new TypeError(`rows must be an array of calibration rows, got ${describeValue(rows)}`);
   if (rows.length < 3) throw new RangeError(`rows must have at least 3 items to fit 3 parameters, got ${rows.length}`);
+  return fitRooflinePoints(rowTerms(rows, gpu), options);
+}
+
+/**
+ * The fit behind `fitRoofline`, on points already reduced to their roofline terms (any kernel the
+ * roofline describes: a SwiGLU expert, a grouped GEMM).
+ * @param points at least 3 points with terms >= 0 and measured seconds > 0.
+ * @throws {RangeError} for fewer than 3 points, bad terms or bad options.
+ * @example fitRooflinePoints(points).factors.computeEfficiency // => the fitted fraction of peak
+ */
+export function fitRooflinePoints(points: readonly FitPoint[], options: FitOptions = {}): RooflineFit {
+  if (!Array.isArray(points)) throw new TypeError(`points must be an array of {memorySeconds, computeSeconds, measuredSeconds}, got ${describeValue(points)}`);
+  if (points.length < 3) throw new RangeError(`points must have at least 3 items to fit 3 parameters, got ${points.length}`);
+  if (typeof options !== "object" || options === null) throw new TypeError(`options must be an object, got ${describeValue(options)}`);
   const lo = Math.log(requireNumber("options.minEfficiency", options.minEfficiency ?? 0.02, { min: 1e-6, max: 1, maxExclusive: true }));
   const rounds = requireInteger("options.rounds", options.rounds ?? 40, { min: 0, max: 200 });
-  const terms = rowTerms(rows, gpu);
+  const terms: RowTerms[] = points.map((p, i) => {
+    if (typeof p !== "object" || p === null) throw new TypeError(`points[${i}] must be an object {memorySeconds, computeSeconds, measuredSeconds}, got ${describeValue(p)}`);
+    return {
+      mem: requireNumber(`points[${i}].memorySeconds`, p.memorySeconds, { min: 0 }),
+      comp: requireNumber(`points[${i}].computeSeconds`, p.computeSeconds, { min: 0 }),
+      measured: requireNumber(`points[${i}].measuredSeconds`, p.measuredSeconds, { min: 0, minExclusive: true }),
+    };
+  });
   // Search x = log(m), y = log(c) in [lo, 0].
   let best = { x: lo / 2, y: lo / 2, sse: Infinity };
   const scan = (x0: number, x1: number, y0: number, y1: number, n: number): void => {

@@ -1,11 +1,16 @@
 /**
  * Tables and charts of the throughput model, for notebooks 05 and 07: a markdown table builder,
- * the stacked step-breakdown chart, and the roofline curve with (optional) measured points.
+ * the stacked step-breakdown chart, the roofline curve with (optional) measured points, and the
+ * published-GEMM chart (achieved TFLOPS against tokens per expert, measured and modelled).
  * Introduced in notebooks/05-throughput-model.ipynb.
  */
-import { COLORS, Figure, figure } from "../charts";
+import type { GpuSpec } from "../hardware";
+import { COLORS, Figure, figure, horizontalLine, withLines } from "../charts";
+import { peakFlops } from "../hardware";
 import { describeValue } from "../validate";
 import type { CalibrationRow } from "./calibration";
+import type { PublishedGemm } from "./published";
+import { RooflineFactors, WeightPrecision, gemmTime } from "./roofline";
 import type { StepBreakdown } from "./step";
 
 /**
@@ -87,4 +92,67 @@ export function rooflineFigure(
     title: "One expert's time vs tokens: flat (memory-bound), then linear (compute-bound)",
     layout: { xaxis: { type: "log", title: { text: "tokens per expert" } }, yaxis: { type: "log", title: { text: "microseconds" } } },
   });
+}
+
+/** One modelled line of `publishedGemmFigure`: a name, the factors, and a dash style. */
+export interface FactorLine {
+  name: string;
+  factors: RooflineFactors;
+  /** Plotly dash: "solid" (default), "dash", "dot". */
+  dash?: string;
+}
+
+/**
+ * Achieved TFLOPS against tokens per group (log-log) for the published rows of each GEMM shape
+ * (n x k): measured markers (the layout in the hover text) and the roofline's curve for each set of
+ * factors, with the precision's dense peak as a reference line.
+ * @param rows published rows to draw; one colour per (n, k) shape, in order of appearance.
+ * @param lines factor sets to model, e.g. fitted (solid) and assumed defaults (dashed).
+ * @param names optional display name per shape key "n x k".
+ * @throws {TypeError} for empty rows or lines.
+ * @example publishedGemmFigure(rows, getGpu("h800"), "fp8", [{ name: "fitted", factors }]).data.length // => 2 per shape
+ */
+export function publishedGemmFigure(
+  rows: readonly PublishedGemm[],
+  gpu: GpuSpec,
+  precision: WeightPrecision,
+  lines: readonly FactorLine[],
+  names: Readonly<Record<string, string>> = {},
+): Figure {
+  if (!Array.isArray(rows) || rows.length === 0) throw new TypeError(`rows must be a non-empty array of published GEMM rows, got ${describeValue(rows)}`);
+  if (!Array.isArray(lines) || lines.length === 0) throw new TypeError(`lines must be a non-empty array of {name, factors}, got ${describeValue(lines)}`);
+  const shapes: Array<{ n: number; k: number }> = [];
+  for (const r of rows) if (!shapes.some((s) => s.n === r.n && s.k === r.k)) shapes.push({ n: r.n, k: r.k });
+  const ms = Array.from({ length: 11 }, (_, i) => 2 ** (i + 4)); // 16 .. 16384 tokens per group
+  const traces: Record<string, unknown>[] = [];
+  shapes.forEach((s, i) => {
+    const color = COLORS.series[i % COLORS.series.length];
+    const key = `${s.n}x${s.k}`;
+    const label = names[key] ?? key;
+    for (const l of lines) {
+      const y = ms.map((m) => {
+        const t = gemmTime({ groups: 1, m, n: s.n, k: s.k }, gpu, l.factors, precision).seconds;
+        return +((2 * m * s.n * s.k) / t / 1e12).toFixed(1);
+      });
+      traces.push({ type: "scatter", mode: "lines", name: `${label}: ${l.name}`, x: ms, y, line: { color, dash: l.dash ?? "solid" } });
+    }
+    const measured = rows.filter((r) => r.n === s.n && r.k === s.k);
+    traces.push({
+      type: "scatter",
+      mode: "markers",
+      name: `${label}: measured`,
+      x: measured.map((r) => r.m),
+      y: measured.map((r) => r.tflops),
+      text: measured.map((r) => (r.layout === "dense" ? "dense" : `${r.layout}, ${r.groups} groups`)),
+      marker: { color, size: 8, symbol: "circle-open" },
+    });
+  });
+  const peak = peakFlops(gpu, precision === "bf16" ? "bf16" : "fp8") / 1e12;
+  return withLines(
+    figure(traces, {
+      title: "Achieved TFLOPS vs tokens per expert: published kernel timings against the roofline",
+      layout: { xaxis: { type: "log", title: { text: "tokens per expert (m per group)" } }, yaxis: { type: "log", title: { text: "TFLOPS" } } },
+    }),
+    [horizontalLine(peak, COLORS.muted, `${precision === "bf16" ? "BF16" : "FP8"} dense peak ${peak.toFixed(0)}`)],
+  );
 }

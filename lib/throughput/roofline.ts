@@ -142,11 +142,43 @@ export function rankExpertTime(
   const activeExperts = requireNumber("work.activeExperts", work.activeExperts, { min: 0 });
   if (tokens === 0 && activeExperts > 0) throw new RangeError(`work.activeExperts must be 0 when work.tokens is 0, got ${activeExperts}`);
   validateExpertShape(shape);
+  requireOneOf("precision", precision, WEIGHT_PRECISIONS);
+  return rooflineTime(
+    {
+      weightBytes: activeExperts * expertWeightBytes(shape, precision),
+      activationBytes: tokens * (2 * shape.hiddenSize + 2 * shape.intermediateSize) * ACTIVATION_BYTES,
+      flops: tokens * expertFlopsPerToken(shape),
+    },
+    gpu,
+    factors,
+    precision,
+  );
+}
+
+/** Bytes and FLOPs of one roofline evaluation. */
+export interface RooflineWork {
+  /** Weight bytes read. */
+  weightBytes: number;
+  /** Activation bytes read and written. */
+  activationBytes: number;
+  /** Floating-point operations (2 per multiply-add). */
+  flops: number;
+}
+
+/**
+ * The roofline itself: max(bytes / achievable bandwidth, FLOPs / achievable peak) + overhead.
+ * `rankExpertTime` (a SwiGLU expert) and `gemmTime` (one plain or grouped GEMM) both end here.
+ * @param precision weight precision; it picks the peak (BF16, else FP8: Hopper has no FP4 tensor cores).
+ * @throws {RangeError} for negative bytes or FLOPs, or bad factors.
+ * @example rooflineTime({ weightBytes: 3.35e9, activationBytes: 0, flops: 0 }, getGpu("h100"), { memoryEfficiency: 1, computeEfficiency: 1, overheadSeconds: 0 }).seconds // => 0.001
+ */
+export function rooflineTime(work: RooflineWork, gpu: GpuSpec, factors: RooflineFactors = DEFAULT_FACTORS, precision: WeightPrecision = "bf16"): ExpertTime {
+  if (typeof work !== "object" || work === null) throw new TypeError(`work must be an object {weightBytes, activationBytes, flops}, got ${describeValue(work)}`);
+  const weightBytes = requireNumber("work.weightBytes", work.weightBytes, { min: 0 });
+  const activationBytes = requireNumber("work.activationBytes", work.activationBytes, { min: 0 });
+  const flops = requireNumber("work.flops", work.flops, { min: 0 });
   validateFactors(factors);
   requireOneOf("precision", precision, WEIGHT_PRECISIONS);
-  const weightBytes = activeExperts * expertWeightBytes(shape, precision);
-  const activationBytes = tokens * (2 * shape.hiddenSize + 2 * shape.intermediateSize) * ACTIVATION_BYTES;
-  const flops = tokens * expertFlopsPerToken(shape);
   const memorySeconds = (weightBytes + activationBytes) / (hbmBytesPerSecond(gpu) * factors.memoryEfficiency);
   const computeSeconds = flops / (peakFlops(gpu, precision === "bf16" ? "bf16" : "fp8") * factors.computeEfficiency);
   return {
@@ -159,6 +191,48 @@ export function rankExpertTime(
     activationBytes,
     flops,
   };
+}
+
+/** One GEMM `out[m, n] = x[m, k] @ W[n, k]^T`, or `groups` of them with the same n and k (a grouped MoE GEMM, m tokens per group). */
+export interface GemmShape {
+  /** Independent GEMMs (experts) in the launch; 1 for a plain GEMM. */
+  groups: number;
+  /** Rows (tokens) per group. */
+  m: number;
+  /** Output features. */
+  n: number;
+  /** Input features (the reduction dimension). */
+  k: number;
+}
+
+/** Checks a GEMM shape; returns it. */
+export function validateGemmShape(gemm: GemmShape, name = "gemm"): GemmShape {
+  if (typeof gemm !== "object" || gemm === null) throw new TypeError(`${name} must be an object {groups, m, n, k}, got ${describeValue(gemm)}`);
+  requireInteger(`${name}.groups`, gemm.groups, { min: 1 });
+  requireInteger(`${name}.m`, gemm.m, { min: 1 });
+  requireInteger(`${name}.n`, gemm.n, { min: 1 });
+  requireInteger(`${name}.k`, gemm.k, { min: 1 });
+  return gemm;
+}
+
+/**
+ * Modelled time of one plain or grouped GEMM: weights groups x n x k at the weight precision,
+ * inputs m x k at the activation precision (FP8 with FP8/FP4 weights, else BF16), BF16 output
+ * m x n, and 2 x groups x m x n x k FLOPs. The byte count is the one DeepGEMM's benchmark uses.
+ * @throws {TypeError|RangeError} for a bad shape, factors or precision.
+ * @example gemmTime({ groups: 1, m: 64, n: 4096, k: 7168 }, getGpu("h800"), DEFAULT_FACTORS, "fp8").bound // => "memory"
+ */
+export function gemmTime(gemm: GemmShape, gpu: GpuSpec, factors: RooflineFactors = DEFAULT_FACTORS, precision: WeightPrecision = "bf16"): ExpertTime {
+  validateGemmShape(gemm);
+  requireOneOf("precision", precision, WEIGHT_PRECISIONS);
+  const { groups, m, n, k } = gemm;
+  const inputBytes = precision === "bf16" ? ACTIVATION_BYTES : 1;
+  return rooflineTime(
+    { weightBytes: groups * n * k * WEIGHT_BYTES[precision], activationBytes: groups * m * (k * inputBytes + n * ACTIVATION_BYTES), flops: 2 * groups * m * n * k },
+    gpu,
+    factors,
+    precision,
+  );
 }
 
 /** One point of an expert-time curve (the `--json` rows of `moe-lab expert-time`). */

@@ -1,0 +1,188 @@
+/**
+ * Published kernel timings (data/published/): real GEMM measurements from other projects, used to
+ * check the roofline's form and its efficiency factors until moe-lab's own calibration CSV exists.
+ *
+ * The first set is DeepGEMM's README table (deepseek-ai/DeepGEMM a6d97a1, 2025-02-25): DeepSeek-V3's
+ * GEMM shapes on an H800 (H100 compute and HBM), FP8 with BF16 output, as dense, contiguous-grouped
+ * and masked-grouped launches. The table gives TFLOPS and GB/s; the time is 2 x groups x m x n x k
+ * / TFLOPS, and the loader checks that the GB/s column implies the same time.
+ * Introduced in notebooks/05-throughput-model.ipynb (section 3b).
+ */
+import { readFileSync } from "fs";
+import type { GpuSpec } from "../hardware";
+import { dataPath } from "../paths";
+import { describeValue, requireInteger, requireOneOf } from "../validate";
+import { FitOptions, FitPoint, RooflineFit, UNIT_FACTORS, fitRooflinePoints } from "./fit";
+import { GemmShape, RooflineFactors, WEIGHT_PRECISIONS, WeightPrecision, gemmTime } from "./roofline";
+
+/** How the GEMM was launched: one plain GEMM, or a grouped MoE GEMM (contiguous: prefill; masked: decode). */
+export type GemmLayout = "dense" | "contiguous" | "masked";
+
+/** The layouts a published row may have. */
+export const GEMM_LAYOUTS: readonly GemmLayout[] = ["dense", "contiguous", "masked"];
+
+/** One published measurement. */
+export interface PublishedGemm extends GemmShape {
+  layout: GemmLayout;
+  /** Published throughput, TFLOPS (rounded to an integer in the source). */
+  tflops: number;
+  /** Published memory throughput, GB/s (rounded to an integer in the source). */
+  gbps: number;
+  /** What the shape is in the model, e.g. "expert: down projection (...)". */
+  role: string;
+  /** True for the routed-expert shapes (role starts with "expert:"). */
+  expert: boolean;
+  /** Kernel time implied by the TFLOPS column (seconds). */
+  seconds: number;
+}
+
+/** A file of published measurements. */
+export interface PublishedGemmSet {
+  /** The file, repo-relative (data/published/...). */
+  file: string;
+  description: string;
+  /** Where the numbers come from: repo, commit, date, file, how they were measured. */
+  source: Record<string, string>;
+  /** GPU id in data/hardware.json the numbers were measured on. */
+  gpu: string;
+  gpuName: string;
+  toolchain: string;
+  /** Weight precision of the measured kernels (the roofline's byte count and peak follow it). */
+  precision: WeightPrecision;
+  precisionNote: string;
+  rows: PublishedGemm[];
+}
+
+/** The published set moe-lab ships: DeepGEMM on H800, FP8. */
+export const DEEPGEMM_H800_FILE = "deepgemm-h800-fp8.json";
+
+/** Bytes DeepGEMM's benchmark counts for a GEMM: FP8 inputs and weights, BF16 output. */
+function deepGemmBytes(g: GemmShape): number {
+  return g.groups * (g.m * g.k + g.k * g.n + 2 * g.m * g.n);
+}
+
+function requireString(name: string, value: unknown): string {
+  if (typeof value !== "string" || value.length === 0) throw new TypeError(`${name} must be a non-empty string, got ${describeValue(value)}`);
+  return value;
+}
+
+/**
+ * Checks and converts a published-measurements document (the JSON under data/published/).
+ * Each row's GB/s must imply the same kernel time as its TFLOPS (within 1%; both are rounded
+ * integers in the source), which catches a mistyped number.
+ * @param file the file name to report in errors and in the result.
+ * @throws {TypeError|RangeError} naming the field and row for malformed or inconsistent data.
+ * @example parsePublishedGemms(JSON.parse(text), "data/published/deepgemm-h800-fp8.json").rows.length // => 28
+ */
+export function parsePublishedGemms(raw: unknown, file: string): PublishedGemmSet {
+  requireString("file", file);
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new TypeError(`${file} must hold a JSON object, got ${describeValue(raw)}`);
+  const d = raw as Record<string, unknown>;
+  requireInteger(`${file}: version`, d.version, { min: 1, max: 1 });
+  const source = d.source;
+  if (typeof source !== "object" || source === null || Array.isArray(source)) throw new TypeError(`${file}: source must be an object, got ${describeValue(source)}`);
+  for (const key of ["repo", "commit", "date", "file", "benchmark"]) requireString(`${file}: source.${key}`, (source as Record<string, unknown>)[key]);
+  const precision = requireOneOf(`${file}: weightPrecision`, d.weightPrecision, WEIGHT_PRECISIONS) as WeightPrecision;
+  if (!Array.isArray(d.rows) || d.rows.length === 0) throw new TypeError(`${file}: rows must be a non-empty array, got ${describeValue(d.rows)}`);
+  const rows = d.rows.map((r: unknown, i: number): PublishedGemm => {
+    const at = `${file}: rows[${i}]`;
+    if (typeof r !== "object" || r === null) throw new TypeError(`${at} must be an object, got ${describeValue(r)}`);
+    const o = r as Record<string, unknown>;
+    const layout = requireOneOf(`${at}.layout`, o.layout, GEMM_LAYOUTS) as GemmLayout;
+    const shape: GemmShape = {
+      groups: requireInteger(`${at}.groups`, o.groups, { min: 1 }),
+      m: requireInteger(`${at}.m`, o.m, { min: 1 }),
+      n: requireInteger(`${at}.n`, o.n, { min: 1 }),
+      k: requireInteger(`${at}.k`, o.k, { min: 1 }),
+    };
+    if (layout === "dense" && shape.groups !== 1) throw new RangeError(`${at}.groups must be 1 for a dense GEMM, got ${shape.groups}`);
+    const tflops = requireInteger(`${at}.tflops`, o.tflops, { min: 1 });
+    const gbps = requireInteger(`${at}.gbps`, o.gbps, { min: 1 });
+    const role = requireString(`${at}.role`, o.role);
+    const seconds = (2 * shape.groups * shape.m * shape.n * shape.k) / (tflops * 1e12);
+    const fromBandwidth = deepGemmBytes(shape) / (gbps * 1e9);
+    if (Math.abs(fromBandwidth / seconds - 1) > 0.01) {
+      throw new RangeError(`${at}: ${tflops} TFLOPS implies ${(seconds * 1e6).toFixed(2)} us but ${gbps} GB/s implies ${(fromBandwidth * 1e6).toFixed(2)} us; the two must agree within 1% (is a number mistyped?)`);
+    }
+    return { layout, ...shape, tflops, gbps, role, expert: role.startsWith("expert:"), seconds };
+  });
+  return {
+    file,
+    description: requireString(`${file}: description`, d.description),
+    source: source as Record<string, string>,
+    gpu: requireString(`${file}: gpu`, d.gpu),
+    gpuName: requireString(`${file}: gpuName`, d.gpuName),
+    toolchain: requireString(`${file}: toolchain`, d.toolchain),
+    precision,
+    precisionNote: requireString(`${file}: precisionNote`, d.precisionNote),
+    rows,
+  };
+}
+
+/**
+ * Loads a published-measurements file from data/published/.
+ * @param name file name under data/published/ (default DeepGEMM's H800 table).
+ * @throws {RangeError} when the file does not exist (listing the known one); parse errors as `parsePublishedGemms`.
+ * @example loadPublishedGemms().gpu // => "h800"
+ */
+export function loadPublishedGemms(name: string = DEEPGEMM_H800_FILE): PublishedGemmSet {
+  requireString("name", name);
+  if (!/^[A-Za-z0-9._-]+\.json$/.test(name)) throw new RangeError(`name must be a .json file name under data/published/ (e.g. ${DEEPGEMM_H800_FILE}), got ${describeValue(name)}`);
+  let text: string;
+  try {
+    text = readFileSync(dataPath("published", name), "utf8");
+  } catch {
+    throw new RangeError(`name must name a file under data/published/ (known: ${DEEPGEMM_H800_FILE}), got ${describeValue(name)}`);
+  }
+  return parsePublishedGemms(JSON.parse(text), `data/published/${name}`);
+}
+
+function requireRows(rows: readonly PublishedGemm[]): void {
+  if (!Array.isArray(rows) || rows.length === 0) throw new TypeError(`rows must be a non-empty array of published GEMM rows, got ${describeValue(rows)}`);
+}
+
+/**
+ * Fits the roofline's factors to published rows (least squares on the relative error, as `fitRoofline`).
+ * @param precision the rows' weight precision (the set's `precision`).
+ * @throws {RangeError} for fewer than 3 rows; errors of `gemmTime` for bad shapes.
+ * @example fitPublishedGemms(set.rows.filter((r) => r.expert), getGpu("h800"), "fp8").rows // => 16
+ */
+export function fitPublishedGemms(rows: readonly PublishedGemm[], gpu: GpuSpec, precision: WeightPrecision, options: FitOptions = {}): RooflineFit {
+  requireRows(rows);
+  const points: FitPoint[] = rows.map((r) => {
+    const t = gemmTime(r, gpu, UNIT_FACTORS, precision);
+    return { memorySeconds: t.memorySeconds, computeSeconds: t.computeSeconds, measuredSeconds: r.seconds };
+  });
+  return fitRooflinePoints(points, options);
+}
+
+/** A published row next to the model's time for it. */
+export interface PublishedGemmComparison {
+  row: PublishedGemm;
+  modelSeconds: number;
+  /** (model - measured) / measured: negative when the model is too fast. */
+  relativeError: number;
+  /** Which roofline term the model says dominates. */
+  bound: "memory" | "compute";
+  /** Modelled TFLOPS (2 x groups x m x n x k / model time). */
+  modelTflops: number;
+}
+
+/**
+ * The model's time for each published row, with the signed relative error.
+ * @throws {TypeError|RangeError} for empty rows or bad factors.
+ * @example comparePublishedGemms(set.rows, getGpu("h800"), DEFAULT_FACTORS, "fp8")[0].bound // => "memory"
+ */
+export function comparePublishedGemms(rows: readonly PublishedGemm[], gpu: GpuSpec, factors: RooflineFactors, precision: WeightPrecision): PublishedGemmComparison[] {
+  requireRows(rows);
+  return rows.map((row) => {
+    const t = gemmTime(row, gpu, factors, precision);
+    return {
+      row,
+      modelSeconds: t.seconds,
+      relativeError: (t.seconds - row.seconds) / row.seconds,
+      bound: t.bound,
+      modelTflops: (2 * row.groups * row.m * row.n * row.k) / t.seconds / 1e12,
+    };
+  });
+}

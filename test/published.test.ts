@@ -1,0 +1,144 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "fs";
+import { getGpu } from "../lib/hardware";
+import { loadModel } from "../lib/models";
+import { dataPath } from "../lib/paths";
+import {
+  DEFAULT_FACTORS,
+  UNIT_FACTORS,
+  comparePublishedGemms,
+  fitPublishedGemms,
+  fitRooflinePoints,
+  gemmTime,
+  loadPublishedGemms,
+  parsePublishedGemms,
+  publishedGemmFigure,
+  rankExpertTime,
+  rooflineTime,
+} from "../lib/throughput";
+
+const raw = (): Record<string, any> => JSON.parse(readFileSync(dataPath("published", "deepgemm-h800-fp8.json"), "utf8"));
+
+test("gemmTime counts bytes and FLOPs as DeepGEMM's benchmark does", () => {
+  const gpu = getGpu("h800");
+  const t = gemmTime({ groups: 2, m: 64, n: 4096, k: 7168 }, gpu, UNIT_FACTORS, "fp8");
+  assert.equal(t.weightBytes, 2 * 4096 * 7168);
+  assert.equal(t.activationBytes, 2 * 64 * (7168 + 2 * 4096));
+  assert.equal(t.flops, 2 * 2 * 64 * 4096 * 7168);
+  assert.equal(t.memorySeconds, (t.weightBytes + t.activationBytes) / 3.35e12);
+  assert.equal(t.computeSeconds, t.flops / 1978.9e12);
+  assert.equal(t.bound, "memory");
+  // BF16: 2-byte weights and inputs, the BF16 peak.
+  const b = gemmTime({ groups: 1, m: 8192, n: 4096, k: 7168 }, gpu, UNIT_FACTORS, "bf16");
+  assert.equal(b.weightBytes, 2 * 4096 * 7168);
+  assert.equal(b.activationBytes, 8192 * (2 * 7168 + 2 * 4096));
+  assert.equal(b.computeSeconds, b.flops / 989.4e12);
+  assert.equal(b.bound, "compute");
+  assert.throws(() => gemmTime({ groups: 0, m: 1, n: 1, k: 1 }, gpu), (e: Error) => e instanceof RangeError && /gemm\.groups must be an integer >= 1, got 0/.test(e.message));
+  assert.throws(() => gemmTime({ groups: 1, m: 1.5, n: 1, k: 1 }, gpu), /gemm\.m must be an integer/);
+  assert.throws(() => gemmTime(null as never, gpu), TypeError);
+  assert.throws(() => gemmTime({ groups: 1, m: 1, n: 1, k: 1 }, gpu, DEFAULT_FACTORS, "int4" as never), /precision must be one of bf16, fp8, fp4/);
+});
+
+test("rooflineTime is the one roofline: a SwiGLU expert equals the sum of its bytes and FLOPs", () => {
+  const gpu = getGpu("h100");
+  const shape = { hiddenSize: 7168, intermediateSize: 2048 };
+  const e = rankExpertTime({ tokens: 300, activeExperts: 2 }, shape, gpu);
+  const r = rooflineTime({ weightBytes: e.weightBytes, activationBytes: e.activationBytes, flops: e.flops }, gpu);
+  assert.deepEqual(r, e);
+  assert.equal(rooflineTime({ weightBytes: 3.35e9, activationBytes: 0, flops: 0 }, gpu, UNIT_FACTORS).seconds, 0.001);
+  assert.throws(() => rooflineTime({ weightBytes: -1, activationBytes: 0, flops: 0 }, gpu), /work\.weightBytes must be a finite number >= 0, got -1/);
+  assert.throws(() => rooflineTime({ weightBytes: 1, activationBytes: 0, flops: 0 }, gpu, { ...DEFAULT_FACTORS, computeEfficiency: 0 }), /factors\.computeEfficiency/);
+});
+
+test("the DeepGEMM table loads: 28 rows, consistent columns, expert roles match DeepSeek-V3's config", () => {
+  const set = loadPublishedGemms();
+  assert.equal(set.file, "data/published/deepgemm-h800-fp8.json");
+  assert.equal(set.gpu, "h800");
+  assert.equal(set.precision, "fp8");
+  assert.equal(set.source.commit, "a6d97a1c1b48a7a9d7994d0e155ee6f11d0a3f07");
+  assert.equal(set.rows.length, 28);
+  assert.deepEqual(
+    ["dense", "contiguous", "masked"].map((l) => set.rows.filter((r) => r.layout === l).length),
+    [18, 4, 6],
+  );
+  // Time from TFLOPS, e.g. the first row: 2 x 64 x 2112 x 7168 / 206e12.
+  assert.ok(Math.abs(set.rows[0].seconds - (2 * 64 * 2112 * 7168) / 206e12) < 1e-15);
+  const dsv3 = loadModel("deepseek-v3");
+  const h = dsv3.architecture.hiddenSize;
+  const i = dsv3.architecture.expertIntermediateSize;
+  const experts = set.rows.filter((r) => r.expert);
+  assert.equal(experts.length, 16);
+  for (const r of experts) {
+    const gateUp = r.n === 2 * i && r.k === h && /gate \+ up/.test(r.role);
+    const down = r.n === h && r.k === i && /down/.test(r.role);
+    assert.ok(gateUp || down, `row ${r.layout} ${r.m}x${r.n}x${r.k} (${r.role}) is not one of DeepSeek-V3's expert GEMMs`);
+  }
+  // No attention shape is mistaken for an expert.
+  for (const r of set.rows.filter((x) => !x.expert)) assert.ok(!((r.n === 2 * i && r.k === h) || (r.n === h && r.k === i)), `${r.n}x${r.k} is an expert shape but not marked as one`);
+});
+
+test("parsePublishedGemms rejects a mistyped number, a bad layout and missing provenance, naming the row", () => {
+  const bad = raw();
+  bad.rows[3].gbps = 2268; // was 2668: the two columns no longer imply the same time
+  assert.throws(() => parsePublishedGemms(bad, "x.json"), (e: Error) => e instanceof RangeError && /x\.json: rows\[3\]: 336 TFLOPS implies .* us but 2268 GB\/s implies .* us/.test(e.message));
+  const layout = raw();
+  layout.rows[0].layout = "ragged";
+  assert.throws(() => parsePublishedGemms(layout, "x.json"), /x\.json: rows\[0\]\.layout must be one of dense, contiguous, masked, got "ragged"/);
+  const grouped = raw();
+  grouped.rows[0].groups = 2;
+  assert.throws(() => parsePublishedGemms(grouped, "x.json"), /rows\[0\]\.groups must be 1 for a dense GEMM, got 2/);
+  const noCommit = raw();
+  delete noCommit.source.commit;
+  assert.throws(() => parsePublishedGemms(noCommit, "x.json"), /x\.json: source\.commit must be a non-empty string, got undefined/);
+  assert.throws(() => parsePublishedGemms([], "x.json"), TypeError);
+  assert.throws(() => loadPublishedGemms("nope.json"), /name must name a file under data\/published\/ \(known: deepgemm-h800-fp8\.json\), got "nope\.json"/);
+  assert.throws(() => loadPublishedGemms("../hardware.json"), /name must be a \.json file name under data\/published\//);
+});
+
+test("fitRooflinePoints recovers known factors from points made with them; fitPublishedGemms fits the expert rows", () => {
+  const gpu = getGpu("h800");
+  const truth = { memoryEfficiency: 0.62, computeEfficiency: 0.55, overheadSeconds: 2e-6 };
+  const shapes = [1, 16, 64, 256, 1024, 4096].flatMap((m) => [{ groups: 1, m, n: 4096, k: 7168 }, { groups: 4, m, n: 7168, k: 2048 }]);
+  const points = shapes.map((g) => {
+    const unit = gemmTime(g, gpu, UNIT_FACTORS, "fp8");
+    return { memorySeconds: unit.memorySeconds, computeSeconds: unit.computeSeconds, measuredSeconds: gemmTime(g, gpu, truth, "fp8").seconds };
+  });
+  const fit = fitRooflinePoints(points);
+  assert.ok(Math.abs(fit.factors.memoryEfficiency - truth.memoryEfficiency) < 1e-6);
+  assert.ok(Math.abs(fit.factors.computeEfficiency - truth.computeEfficiency) < 1e-6);
+  assert.ok(Math.abs(fit.factors.overheadSeconds - truth.overheadSeconds) < 1e-11);
+  assert.throws(() => fitRooflinePoints(points.slice(0, 2)), /points must have at least 3 items/);
+  assert.throws(() => fitRooflinePoints([...points.slice(0, 2), { memorySeconds: 1, computeSeconds: 1, measuredSeconds: 0 }]), /points\[2\]\.measuredSeconds must be a finite number > 0, got 0/);
+
+  const set = loadPublishedGemms();
+  const experts = set.rows.filter((r) => r.expert);
+  const pub = fitPublishedGemms(experts, gpu, set.precision);
+  assert.equal(pub.rows, 16);
+  // Real kernels are below the assumed defaults and the fit error is bounded, not zero.
+  assert.ok(pub.factors.memoryEfficiency > 0.5 && pub.factors.memoryEfficiency < DEFAULT_FACTORS.memoryEfficiency);
+  assert.ok(pub.factors.computeEfficiency > 0.45 && pub.factors.computeEfficiency < DEFAULT_FACTORS.computeEfficiency);
+  assert.ok(pub.maxAbsRelativeError > 0.05 && pub.maxAbsRelativeError < 0.25);
+  // The comparison uses the same roofline: the fitted errors' max equals the fit's.
+  const cmp = comparePublishedGemms(experts, gpu, pub.factors, set.precision);
+  assert.ok(Math.abs(Math.max(...cmp.map((c) => Math.abs(c.relativeError))) - pub.maxAbsRelativeError) < 1e-12);
+  for (const c of cmp) assert.ok(Math.abs(c.modelTflops * 1e12 * c.modelSeconds - 2 * c.row.groups * c.row.m * c.row.n * c.row.k) < 1);
+  assert.throws(() => comparePublishedGemms([], gpu, pub.factors, "fp8"), /rows must be a non-empty array/);
+});
+
+test("publishedGemmFigure draws one model line per factor set and the measured points per shape", () => {
+  const set = loadPublishedGemms();
+  const gpu = getGpu("h800");
+  const experts = set.rows.filter((r) => r.expert);
+  const fig = publishedGemmFigure(experts, gpu, "fp8", [{ name: "a", factors: DEFAULT_FACTORS }, { name: "b", factors: UNIT_FACTORS, dash: "dash" }], { "4096x7168": "gate+up" });
+  assert.equal(fig.data.length, 6);
+  assert.deepEqual(fig.data.map((t) => t.name), ["gate+up: a", "gate+up: b", "gate+up: measured", "7168x2048: a", "7168x2048: b", "7168x2048: measured"]);
+  const measured = fig.data[2] as { x: number[]; y: number[]; text: string[] };
+  assert.equal(measured.x.length, 8);
+  assert.ok(measured.text.includes("masked, 4 groups"));
+  // At efficiency 1 with no overhead a big GEMM approaches the FP8 peak, never passes it.
+  const ideal = fig.data[1] as { y: number[] };
+  assert.ok(Math.max(...ideal.y) <= 1978.9 && Math.max(...ideal.y) > 1900);
+  assert.throws(() => publishedGemmFigure(experts, gpu, "fp8", []), /lines must be a non-empty array/);
+});
