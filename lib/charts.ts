@@ -6,13 +6,14 @@
  * - `application/vnd.plotly.v1+json`: VS Code (and JupyterLab with jupyterlab-plotly) draw it;
  * - `text/html`: a div and a script calling `Plotly.newPlot` (JupyterLab, and moe-lab's HTML export);
  * - `text/plain`: a text summary for consoles and for front ends that run no JavaScript.
- * The first `show` in a kernel also emits plotly.js itself (a loader output, tagged in its
- * metadata so moe-lab's runner can drop it from saved notebooks: exported pages inline it once).
+ * The first `show` in a kernel, and the first after a front end (re)connects, also emits plotly.js
+ * itself (a loader output, tagged in its metadata so moe-lab's runner can drop it from saved
+ * notebooks: exported pages inline it once).
  */
 import { createHash } from "crypto";
 import { readFileSync } from "fs";
 import { describeValue, requireInteger, requireNumber, requireNumberArray } from "./validate";
-import { tslabWriter } from "./display";
+import { frontendConnects, tslabWriter } from "./display";
 
 /** One Plotly trace: `{ type: "bar", x: [...], y: [...], name: "..." , ... }`. */
 export type Trace = Record<string, unknown> & { type?: string; name?: string };
@@ -195,10 +196,12 @@ export function show(fig: Figure): void {
     console.log(figureSummary(fig));
     return;
   }
-  const g = globalThis as { __moeLabPlotlyLoaded?: boolean };
-  if (!g.__moeLabPlotlyLoaded) {
-    // Kernel-wide (not module) state: plotly.js is injected once per kernel session.
-    g.__moeLabPlotlyLoaded = true;
+  // Kernel-wide (not module) state: plotly.js is sent once per kernel and front-end connection
+  // (a page reloaded while the kernel runs has lost it; see frontendConnects).
+  const g = globalThis as { __moeLabPlotlySentAt?: number };
+  const connects = frontendConnects();
+  if (g.__moeLabPlotlySentAt !== connects) {
+    g.__moeLabPlotlySentAt = connects;
     write(
       {
         data: { "text/html": `<script type="text/javascript">${plotlyScript().replace(/<\/script/gi, "<\\/script")}</script>` },

@@ -19,7 +19,7 @@ export interface PageReport {
 }
 
 /** Headless Debian chromium through playwright-core, with the flags a closed network needs. */
-function launch() {
+export function launch() {
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { chromium } = require("playwright-core") as typeof import("playwright-core");
   return chromium.launch({
