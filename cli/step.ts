@@ -6,8 +6,9 @@
  */
 import { Command, CliError, OptionSpecs, formatHelp, getFlag, getNumber, getString, parseArgs } from "./args";
 import { createCapture, writeCapture } from "../lib/capture";
-import { DEFAULT_ZIPF_EXPONENT, calibratedFactors, runFields, runScenario, Placement, ScenarioResult, StepMode, WeightPrecision } from "../lib/throughput";
+import { DEFAULT_ZIPF_EXPONENT, FACTOR_CHOICES, FactorChoice, factorsFor, runFields, runScenario, Placement, ScenarioResult, StepMode, WeightPrecision } from "../lib/throughput";
 import { getGpu } from "../lib/hardware";
+import { requireOneOf } from "../lib/validate";
 
 const SPECS: OptionSpecs = {
   model: { kind: "string", help: "catalog model id (moe-lab params --list), e.g. deepseek-v3" },
@@ -21,6 +22,7 @@ const SPECS: OptionSpecs = {
   skew: { kind: "number", help: "Zipf exponent of expert popularity (0 = uniform)", default: DEFAULT_ZIPF_EXPONENT },
   seed: { kind: "int", help: "seed of the routing draws", default: 0 },
   precision: { kind: "string", help: "expert weight precision: bf16, fp8, fp4", default: "bf16" },
+  factors: { kind: "string", help: "roofline factors: auto (this GPU's calibration CSV, else the assumed defaults), defaults, or published (efficiencies fitted to DeepGEMM's H800 FP8 timings)", default: "auto" },
   overlap: { kind: "boolean", help: "hide communication behind compute (two-batch overlap)" },
   json: { kind: "boolean", help: "print one JSON object" },
   capture: { kind: "string", help: "also write the scenario and its breakdown as a capture record to this file (see `moe-lab compare`)" },
@@ -47,7 +49,8 @@ interface RoutingOptions {
   zipfExponent: number;
   seed: number;
   overlapCommunication: boolean;
-  /** Where the roofline factors came from (`calibratedFactors`). */
+  /** The `--factors` choice, and where the roofline factors came from (`factorsFor`). */
+  factorChoice: FactorChoice;
   factorsSource: string;
 }
 
@@ -95,7 +98,7 @@ function commandLine(r: ScenarioResult, o: RoutingOptions): string {
   return [
     `moe-lab step --model ${r.model.id} --gpu ${r.gpu.id} --ep ${r.ep} --tokens ${i.batchTokens}`,
     `--placement ${r.placement} --redundant ${r.redundantExperts} --context ${i.contextTokens} --mode ${i.mode}`,
-    `--skew ${o.zipfExponent} --seed ${o.seed} --precision ${i.weightPrecision ?? "bf16"}${o.overlapCommunication ? " --overlap" : ""}`,
+    `--skew ${o.zipfExponent} --seed ${o.seed} --precision ${i.weightPrecision ?? "bf16"}${o.overlapCommunication ? " --overlap" : ""}${o.factorChoice === "auto" ? "" : ` --factors ${o.factorChoice}`}`,
   ].join(" ");
 }
 
@@ -116,12 +119,14 @@ export const stepCommand: Command = {
     let r;
     let routing: RoutingOptions;
     try {
-      // Roofline factors fitted to the GPU's calibration CSV when there is one, else the defaults.
-      const cal = calibratedFactors(getGpu(getString(args, "gpu", "h100")));
+      // Roofline factors as chosen: by default fitted to the GPU's calibration CSV when there is one, else the defaults.
+      const factorChoice = requireOneOf("--factors", getString(args, "factors", "auto"), FACTOR_CHOICES) as FactorChoice;
+      const cal = factorsFor(getGpu(getString(args, "gpu", "h100")), factorChoice);
       routing = {
         zipfExponent: getNumber(args, "skew", DEFAULT_ZIPF_EXPONENT),
         seed: getNumber(args, "seed", 0),
         overlapCommunication: getFlag(args, "overlap"),
+        factorChoice,
         factorsSource: cal.source,
       };
       r = runScenario({

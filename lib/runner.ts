@@ -10,7 +10,7 @@ import { fork } from "child_process";
 import { join } from "path";
 import { Cell, Notebook, Output, cellSource } from "./notebook";
 import { LOADER_METADATA_KEY } from "./charts";
-import { requireNumber } from "./validate";
+import { describeValue, requireNumber } from "./validate";
 
 /** Progress events, for a caller that prints what is running. */
 export type RunProgress =
@@ -37,6 +37,24 @@ export interface ExecuteResult {
   /** The notebook with outputs filled in (up to and including the failing cell). */
   notebook: Notebook;
   failure: CellFailure | null;
+}
+
+/**
+ * A hint for tslab's shorthand-property quirk: `{ seed }` naming a variable declared in an earlier
+ * cell fails with "seed is not defined" (tslab 1.0.22), while `{ seed: seed }` works. Returns the
+ * hint when the error and the cell's source match that case, else null.
+ * @example shorthandHint("ReferenceError: seed is not defined", "f({ seed })") // => "hint: ..."
+ */
+export function shorthandHint(error: string, source: string): string | null {
+  if (typeof error !== "string") throw new TypeError(`error must be a string, got ${describeValue(error)}`);
+  if (typeof source !== "string") throw new TypeError(`source must be a string, got ${describeValue(source)}`);
+  const m = /ReferenceError: ([A-Za-z_$][\w$]*) is not defined/.exec(error);
+  if (!m) return null;
+  const name = m[1];
+  const esc = name.replace(/\$/g, "\\$");
+  // `{ name }`, `{ a, name }`, `{ name, b }`: a shorthand property (not `{ name: x }` or `name(`).
+  if (!new RegExp(`[{,]\\s*${esc}\\s*[,}]`).test(source)) return null;
+  return `hint: tslab does not resolve a shorthand property ({ ${name} }) to a variable from an earlier cell; write { ${name}: ${name} }`;
 }
 
 /** The error text of a failed cell: its stderr, trimmed to the useful part. */
@@ -159,7 +177,9 @@ export async function executeNotebook(nb: Notebook, options: ExecuteOptions): Pr
       cells[i] = { ...cell, outputs, execution_count: count };
       options.onProgress?.({ kind: "cell-done", cellNumber: i + 1, ok: reply.ok, seconds: (Date.now() - t0) / 1000 });
       if (!reply.ok) {
-        failure = { cellNumber: i + 1, message: failureText(outputs) };
+        const text = failureText(outputs);
+        const hint = shorthandHint(text, code);
+        failure = { cellNumber: i + 1, message: hint ? `${text}\n${hint}` : text };
         break;
       }
     }

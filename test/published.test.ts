@@ -1,12 +1,18 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "fs";
+import { mkdtempSync, readFileSync, rmSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
 import { getGpu } from "../lib/hardware";
 import { loadModel } from "../lib/models";
 import { dataPath } from "../lib/paths";
+import { runCli } from "./helpers";
 import {
   DEFAULT_FACTORS,
   UNIT_FACTORS,
+  calibratedFactors,
+  factorsFor,
+  publishedFactors,
   comparePublishedGemms,
   fitPublishedGemms,
   fitRooflinePoints,
@@ -141,4 +147,48 @@ test("publishedGemmFigure draws one model line per factor set and the measured p
   const ideal = fig.data[1] as { y: number[] };
   assert.ok(Math.max(...ideal.y) <= 1978.9 && Math.max(...ideal.y) > 1900);
   assert.throws(() => publishedGemmFigure(experts, gpu, "fp8", []), /lines must be a non-empty array/);
+});
+
+test("publishedFactors and factorsFor: published efficiencies with the default overhead; choices by name", () => {
+  const set = loadPublishedGemms();
+  const pub = publishedFactors(set);
+  const fit = fitPublishedGemms(set.rows.filter((r) => r.expert), getGpu("h800"), "fp8");
+  assert.equal(pub.factors.memoryEfficiency, fit.factors.memoryEfficiency);
+  assert.equal(pub.factors.computeEfficiency, fit.factors.computeEfficiency);
+  assert.equal(pub.factors.overheadSeconds, DEFAULT_FACTORS.overheadSeconds);
+  assert.equal(pub.measured, false);
+  assert.match(pub.source, /^efficiencies fitted to data\/published\/deepgemm-h800-fp8\.json \(16 expert rows, rms error \d+\.\d%\), overhead assumed$/);
+  const h100 = getGpu("h100");
+  assert.equal(factorsFor(h100, "defaults").factors, DEFAULT_FACTORS);
+  assert.deepEqual(factorsFor(h100, "published"), pub);
+  assert.deepEqual(factorsFor(h100, "auto"), calibratedFactors(h100));
+  assert.throws(() => factorsFor(h100, "measured" as never), (e: Error) => e instanceof RangeError && /choice must be one of auto, defaults, published, got "measured"/.test(e.message));
+  assert.throws(() => publishedFactors(null as never), TypeError);
+});
+
+test("CLI --factors: expert-time and step run on the published efficiencies and say so; a bad choice is one line", () => {
+  const e = runCli(["expert-time", "--gpu", "h100", "--hidden", "7168", "--intermediate", "2048", "--tokens", "1,4096", "--precision", "fp8", "--factors", "published"]);
+  assert.equal(e.status, 0, e.stderr);
+  assert.match(e.stdout, /factors: efficiencies fitted to data\/published\/deepgemm-h800-fp8\.json/);
+  const d = runCli(["expert-time", "--gpu", "h100", "--hidden", "7168", "--intermediate", "2048", "--tokens", "1,4096", "--precision", "fp8", "--json"]);
+  const p = runCli(["expert-time", "--gpu", "h100", "--hidden", "7168", "--intermediate", "2048", "--tokens", "1,4096", "--precision", "fp8", "--json", "--factors", "published"]);
+  const [dj, pj] = [JSON.parse(d.stdout), JSON.parse(p.stdout)] as Array<Array<{ seconds: number }>>;
+  assert.ok(pj[0].seconds > dj[0].seconds && pj[1].seconds > dj[1].seconds, "lower efficiencies give longer times");
+  const bad = runCli(["expert-time", "--hidden", "7168", "--intermediate", "2048", "--factors", "measured"]);
+  assert.notEqual(bad.status, 0);
+  assert.equal(bad.stderr.trim().split("\n").length, 1, bad.stderr);
+  assert.match(bad.stderr, /--factors must be one of auto, defaults, published, got "measured"/);
+  const s = runCli(["step", "--model", "deepseek-v3", "--ep", "32", "--tokens", "4096", "--precision", "fp8", "--factors", "published", "--json"]);
+  assert.equal(s.status, 0, s.stderr);
+  assert.match((JSON.parse(s.stdout) as { factorsSource: string }).factorsSource, /^efficiencies fitted to data\/published\//);
+  const dir = mkdtempSync(join(tmpdir(), "moe-lab-factors-"));
+  const c = runCli(["step", "--model", "deepseek-v3", "--ep", "32", "--tokens", "4096", "--factors", "published", "--capture", join(dir, "c.json")]);
+  assert.equal(c.status, 0, c.stderr);
+  const capture = JSON.parse(readFileSync(join(dir, "c.json"), "utf8")) as { source: string; fields: Record<string, unknown> };
+  assert.match(capture.source, / --factors published$/, "the capture's command line reproduces the choice");
+  assert.match(String(capture.fields.roofline_factors), /^efficiencies fitted to data\/published\//);
+  rmSync(dir, { recursive: true, force: true });
+  const sb = runCli(["step", "--model", "deepseek-v3", "--ep", "32", "--tokens", "4096", "--factors", "bogus"]);
+  assert.notEqual(sb.status, 0);
+  assert.match(sb.stderr, /--factors must be one of auto, defaults, published, got "bogus"/);
 });

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync, readFileSync, symlinkSync, existsSync, mkdi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "../lib/paths";
-import { executeNotebook } from "../lib/runner";
+import { executeNotebook, shorthandHint } from "../lib/runner";
 import { Notebook, serializeNotebook } from "../lib/notebook";
 import { PLOTLY_MIME } from "../lib/charts";
 import { runCli } from "./helpers";
@@ -65,6 +65,27 @@ test("executeNotebook: a failing cell stops the notebook and says which cell and
   assert.deepEqual(r.notebook.cells[3].outputs, []);
   const typeErr = await executeNotebook(nb(['const x: number = "s";']), { cwd: dir });
   assert.match(typeErr.failure?.message ?? "", /Type 'string' is not assignable to type 'number'/);
+});
+
+test("executeNotebook: tslab's shorthand-property quirk fails with a hint that says what to write", async () => {
+  const dir = scratch();
+  const r = await executeNotebook(nb(["const seed = 3;", "const o = { seed };\no"]), { cwd: dir });
+  assert.equal(r.failure?.cellNumber, 3);
+  assert.match(r.failure?.message ?? "", /ReferenceError: seed is not defined/);
+  assert.match(r.failure?.message ?? "", /hint: tslab does not resolve a shorthand property \(\{ seed \}\) to a variable from an earlier cell; write \{ seed: seed \}/);
+  // The suggested spelling works.
+  const ok = await executeNotebook(nb(["const seed = 3;", "const o = { seed: seed };\no.seed"]), { cwd: dir });
+  assert.equal(ok.failure, null);
+});
+
+test("shorthandHint: only for a ReferenceError whose name is used as a shorthand property", () => {
+  assert.match(shorthandHint("ReferenceError: seed is not defined", "f({ a: 1, seed, b })") ?? "", /write \{ seed: seed \}/);
+  assert.match(shorthandHint("ReferenceError: $x is not defined", "f({ $x })") ?? "", /write \{ \$x: \$x \}/);
+  assert.equal(shorthandHint("ReferenceError: seed is not defined", "f({ seed: 3 }); seed"), null);
+  assert.equal(shorthandHint("ReferenceError: seed is not defined", "f({ seeds })"), null);
+  assert.equal(shorthandHint("TypeError: seed is not a function", "f({ seed })"), null);
+  assert.throws(() => shorthandHint(undefined as never, ""), /error must be a string, got undefined/);
+  assert.throws(() => shorthandHint("", 3 as never), /source must be a string, got 3/);
 });
 
 test("executeNotebook: a runaway cell is stopped by the per-cell timeout", async () => {

@@ -9,11 +9,11 @@
  * Introduced in notebooks/05-throughput-model.ipynb (section 3b).
  */
 import { readFileSync } from "fs";
-import type { GpuSpec } from "../hardware";
+import { GpuSpec, getGpu } from "../hardware";
 import { dataPath } from "../paths";
 import { describeValue, requireInteger, requireOneOf } from "../validate";
-import { FitOptions, FitPoint, RooflineFit, UNIT_FACTORS, fitRooflinePoints } from "./fit";
-import { GemmShape, RooflineFactors, WEIGHT_PRECISIONS, WeightPrecision, gemmTime } from "./roofline";
+import { CalibratedFactors, FitOptions, FitPoint, RooflineFit, UNIT_FACTORS, calibratedFactors, fitRooflinePoints } from "./fit";
+import { DEFAULT_FACTORS, GemmShape, RooflineFactors, WEIGHT_PRECISIONS, WeightPrecision, gemmTime } from "./roofline";
 
 /** How the GEMM was launched: one plain GEMM, or a grouped MoE GEMM (contiguous: prefill; masked: decode). */
 export type GemmLayout = "dense" | "contiguous" | "masked";
@@ -185,4 +185,43 @@ export function comparePublishedGemms(rows: readonly PublishedGemm[], gpu: GpuSp
       modelTflops: (2 * row.groups * row.m * row.n * row.k) / t.seconds / 1e12,
     };
   });
+}
+
+/**
+ * Roofline factors from published timings: the efficiencies fitted to the set's routed-expert
+ * rows, with `DEFAULT_FACTORS`' overhead (profiler kernel times carry no launch or gating cost,
+ * so the fit's overhead is not the step model's).
+ * @param set published measurements (default DeepGEMM's H800 table).
+ * @example publishedFactors().source // => "efficiencies fitted to data/published/deepgemm-h800-fp8.json (16 expert rows, rms error 10.7%), overhead assumed"
+ */
+export function publishedFactors(set: PublishedGemmSet = loadPublishedGemms()): CalibratedFactors {
+  if (typeof set !== "object" || set === null || !Array.isArray(set.rows)) throw new TypeError(`set must be a published set from loadPublishedGemms, got ${describeValue(set)}`);
+  const rows = set.rows.filter((r) => r.expert);
+  const fit = fitPublishedGemms(rows, getGpu(set.gpu), set.precision);
+  return {
+    factors: { memoryEfficiency: fit.factors.memoryEfficiency, computeEfficiency: fit.factors.computeEfficiency, overheadSeconds: DEFAULT_FACTORS.overheadSeconds },
+    measured: false,
+    source: `efficiencies fitted to ${set.file} (${fit.rows} expert rows, rms error ${(fit.rmsRelativeError * 100).toFixed(1)}%), overhead assumed`,
+  };
+}
+
+/** Where the roofline factors come from: "auto" (this GPU's calibration CSV, else the defaults), "defaults", or "published". */
+export type FactorChoice = "auto" | "defaults" | "published";
+
+/** The choices of `factorsFor` (the CLI's `--factors`, notebook 05's `rooflineFactors`). */
+export const FACTOR_CHOICES: readonly FactorChoice[] = ["auto", "defaults", "published"];
+
+/**
+ * The roofline factors for a GPU by choice: "auto" is `calibratedFactors` (fitted to the GPU's
+ * calibration CSV when one exists, else the assumed defaults); "defaults" is `DEFAULT_FACTORS`;
+ * "published" is `publishedFactors()`. The result's `source` says which.
+ * @param directory calibration folder for "auto" (default "data/calibration").
+ * @throws {TypeError|RangeError} for an unknown choice (listing the known ones).
+ * @example factorsFor(getGpu("h100"), "defaults").factors === DEFAULT_FACTORS // => true
+ */
+export function factorsFor(gpu: GpuSpec, choice: FactorChoice = "auto", directory = "data/calibration"): CalibratedFactors {
+  requireOneOf("choice", choice, FACTOR_CHOICES);
+  if (choice === "defaults") return { factors: DEFAULT_FACTORS, measured: false, source: "assumed defaults (chosen)" };
+  if (choice === "published") return publishedFactors();
+  return calibratedFactors(gpu, directory);
 }
