@@ -59,7 +59,7 @@ interface RowTerms {
   measured: number;
 }
 
-function rowTerms(rows: readonly CalibrationRow[], gpu: GpuSpec): FitPoint[] {
+function calibrationPoints(rows: readonly CalibrationRow[], gpu: GpuSpec): FitPoint[] {
   return rows.map((r, i) => {
     if (typeof r !== "object" || r === null) throw new TypeError(`rows[${i}] must be a calibration row, got ${describeValue(r)}`);
     const measuredSeconds = requireNumber(`rows[${i}].medianSeconds`, r.medianSeconds, { min: 0, minExclusive: true });
@@ -99,7 +99,7 @@ function evaluate(terms: RowTerms[], m: number, c: number): { overhead: number; 
 export function fitRoofline(rows: readonly CalibrationRow[], gpu: GpuSpec, options: FitOptions = {}): RooflineFit {
   if (!Array.isArray(rows)) throw new TypeError(`rows must be an array of calibration rows, got ${describeValue(rows)}`);
   if (rows.length < 3) throw new RangeError(`rows must have at least 3 items to fit 3 parameters, got ${rows.length}`);
-  return fitRooflinePoints(rowTerms(rows, gpu), options);
+  return fitRooflinePoints(calibrationPoints(rows, gpu), options);
 }
 
 /**
