@@ -13,21 +13,12 @@
 import { createHash } from "crypto";
 import { readFileSync } from "fs";
 import { describeValue, requireInteger, requireNumber, requireNumberArray } from "./validate";
-import { frontendConnects, tslabWriter } from "./display";
+import { escapeHtml, frontendConnects, tslabWriter } from "./display";
+import { Figure, Layout, PLOTLY_MIME, Trace } from "./figure";
+import { figureToSvg } from "./svg-chart";
 
-/** One Plotly trace: `{ type: "bar", x: [...], y: [...], name: "..." , ... }`. */
-export type Trace = Record<string, unknown> & { type?: string; name?: string };
-/** Plotly layout: `{ title: {text}, xaxis: {title: {text}}, shapes: [...], ... }`. */
-export type Layout = Record<string, unknown>;
-
-/** A Plotly figure: the data of a chart, with no behaviour. */
-export interface Figure {
-  data: Trace[];
-  layout: Layout;
-}
-
-/** The MIME type of a Plotly figure output. */
-export const PLOTLY_MIME = "application/vnd.plotly.v1+json";
+export type { Trace, Layout, Figure } from "./figure";
+export { PLOTLY_MIME, chartElementId } from "./figure";
 
 /** Metadata key marking moe-lab's plotly.js loader output (dropped from saved notebooks). */
 export const LOADER_METADATA_KEY = "moe_lab_plotly_loader";
@@ -157,14 +148,36 @@ export function jsonForScript(value: unknown): string {
   return JSON.stringify(value).replace(/</g, "\\u003c").replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
 }
 
-/** The `text/html` rendering: a div and a script that draws into it once Plotly is loaded. */
+/**
+ * The static picture inside a chart's HTML: the figure as SVG (./svg-chart) in an `<img>` with a
+ * data URI, which HTML sanitizers keep (an untrusted notebook in Jupyter shows it), unlike inline
+ * `<svg>` or scripts. Empty when the SVG renderer cannot draw the figure.
+ */
+function staticImage(fig: Figure, id: string): string {
+  let svg: string;
+  try {
+    svg = figureToSvg(fig, { idPrefix: `${id}-static` });
+  } catch {
+    return "";
+  }
+  const title = (fig.layout.title as { text?: unknown } | undefined)?.text;
+  const alt = typeof title === "string" && title ? title : "chart";
+  return `<img class="moe-lab-chart-static" alt="${escapeHtml(alt)}" style="max-width:100%" src="data:image/svg+xml;base64,${Buffer.from(svg, "utf8").toString("base64")}">`;
+}
+
+/**
+ * The `text/html` rendering: a div holding the chart's static picture, and a script that replaces
+ * it with the interactive chart once plotly.js is in the page. Where no script runs (an untrusted
+ * notebook, a viewer) or plotly.js never arrives (a saved notebook whose loader output was
+ * dropped), the static picture stays, with a note saying why it is not interactive.
+ */
 export function figureHtml(fig: Figure, id = figureId(fig)): string {
   return (
-    `<div id="${id}" class="moe-lab-chart" style="width:100%;min-height:${Number(fig.layout.height) || 380}px"></div>\n` +
+    `<div id="${id}" class="moe-lab-chart" style="width:100%;min-height:${Number(fig.layout.height) || 380}px">${staticImage(fig, id)}</div>\n` +
     `<script>(function(){var f=${jsonForScript(fig)};` +
-    `function draw(){window.Plotly.newPlot("${id}",f.data,f.layout,{responsive:true,displaylogo:false});}` +
+    `function draw(){var el=document.getElementById("${id}");el.innerHTML="";window.Plotly.newPlot(el,f.data,f.layout,{responsive:true,displaylogo:false});}` +
     `if(window.Plotly){draw();}else{var n=0,t=setInterval(function(){if(window.Plotly){clearInterval(t);draw();}else if(++n>100){clearInterval(t);` +
-    `document.getElementById("${id}").textContent="(interactive chart: plotly.js is not loaded in this page)";}},100);}})();</script>`
+    `var note=document.createElement("div");note.style.cssText="font-size:smaller;color:#666";note.textContent="(static picture: plotly.js is not loaded in this page)";document.getElementById("${id}").appendChild(note);}},100);}})();</script>`
   );
 }
 
@@ -256,15 +269,3 @@ export function expertLoadFigure(loads: ArrayLike<number>, options: ExpertLoadFi
   return lines.length ? withLines(fig, lines) : fig;
 }
 
-/**
- * The id of a chart in an exported page, from its 0-based cell and output positions:
- * `chart-<cell>-<output>`, both 1-based. Exported pages (./export-html) and static SVGs (./svg-chart) use these ids.
- * @throws {RangeError} when a position is not an integer >= 0.
- * @example chartElementId(3, 0) // => "chart-4-1"
- */
-export function chartElementId(cellIndex: number, outputIndex: number): string {
-  for (const [name, v] of [["cellIndex", cellIndex], ["outputIndex", outputIndex]] as const) {
-    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${name} must be an integer >= 0, got ${describeValue(v)}`);
-  }
-  return `chart-${cellIndex + 1}-${outputIndex + 1}`;
-}

@@ -24,7 +24,7 @@
  * Text widths are estimated from a table of glyph widths (there is no font engine here), so
  * labels are laid out conservatively.
  */
-import { Figure, PLOTLY_MIME, chartElementId } from "./charts";
+import { Figure, PLOTLY_MIME, chartElementId } from "./figure";
 import { Notebook } from "./notebook";
 import { describeValue } from "./validate";
 

@@ -2,7 +2,8 @@
  * A real Jupyter front end: Debian's classic Notebook server (jupyter-notebook) with the repo's
  * tslab kernelspec, driven in headless Chromium. It checks what a user sees, which the other
  * tests cannot: an inline interactive chart, a progress display that moves while its cell runs,
- * and charts that still draw after the page is reloaded while the kernel keeps running.
+ * charts that still draw after the page is reloaded while the kernel keeps running, and a
+ * notebook executed by moe-lab's runner that shows its charts as pictures when opened untrusted.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -13,6 +14,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { repoRoot } from "../lib/paths";
+import { serializeNotebook } from "../lib/notebook";
+import { executeNotebook } from "../lib/runner";
 import { CHROMIUM, chromiumAvailable, launch } from "./browser";
 import { hasCommand, missing } from "./helpers";
 
@@ -48,7 +51,7 @@ const CELLS = [
   'import { sweep } from "./lib/progress";\nconst xs = await sweep("live test", Array.from({ length: 10 }, (_, i) => i), (x) => { const t = Date.now(); while (Date.now() - t < 250); return x; });\nxs.length',
 ];
 
-test("front end: in Jupyter Notebook a chart draws inline, progress moves live, and charts survive a page reload", { timeout: 300_000 }, async (t) => {
+test("front end: in Jupyter Notebook a chart draws inline, progress moves live, charts survive a page reload, and an executed notebook shows its charts untrusted", { timeout: 300_000 }, async (t) => {
   if (!hasCommand("jupyter-notebook")) return missing(t, "jupyter-notebook (Debian's jupyter-notebook package) not installed: front-end test skipped");
   if (!chromiumAvailable()) return missing(t, `chromium not found at ${CHROMIUM}: front-end test skipped`);
   const dir = mkdtempSync(join(tmpdir(), "moe-lab-frontend-"));
@@ -142,10 +145,45 @@ test("front end: in Jupyter Notebook a chart draws inline, progress moves live, 
     await chartDrawn("after a page reload, same kernel");
     assert.doesNotMatch(await cellText(0), /plotly\.js is not loaded/);
 
+    // A notebook executed by moe-lab's runner (as `npm start` writes them) opened as a colleague
+    // would: untrusted, so no script runs. Its charts must still show, as their static pictures.
+    const executed = await executeNotebook(
+      {
+        nbformat: 4,
+        nbformat_minor: 5,
+        metadata: { kernelspec: { display_name: "TypeScript", language: "typescript", name: "tslab" } },
+        cells: [
+          { id: "s0", cell_type: "code", metadata: {}, outputs: [], execution_count: null, source: CELLS[0] },
+          { id: "s1", cell_type: "code", metadata: {}, outputs: [], execution_count: null, source: 'show(figure([{ type: "scatter", mode: "lines", x: [1, 2, 3], y: [2, 1, 3] }], { title: "second chart" }));' },
+        ],
+      },
+      { cwd: nbDir },
+    );
+    assert.equal(executed.failure, null, executed.failure?.message);
+    writeFileSync(join(nbDir, "executed.ipynb"), serializeNotebook(executed.notebook));
+    const viewer = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    viewer.on("pageerror", (e) => pageErrors.push(String(e)));
+    await viewer.goto(`${base}/notebooks/executed.ipynb?token=${token}`);
+    await viewer.waitForFunction(() => { const j = (globalThis as unknown as J).Jupyter; return !!(j && j.notebook && j.notebook._fully_loaded); }, null, { timeout: 60_000 });
+    const pictures = await viewer.evaluate(() => {
+      const j = (globalThis as unknown as J).Jupyter;
+      type Img = { naturalWidth: number; alt: string };
+      return {
+        trusted: j.notebook.trusted as boolean,
+        perCell: [0, 1].map((n) => Array.from(j.notebook.get_cell(n).output_area.element[0].querySelectorAll("img") as ArrayLike<Img>).map((i) => ({ width: i.naturalWidth, alt: i.alt }))),
+        interactive: (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll(".js-plotly-plot").length,
+      };
+    });
+    assert.equal(pictures.trusted, false, "the executed notebook opens untrusted");
+    assert.deepEqual(pictures.perCell, [[{ width: 900, alt: "front-end test" }], [{ width: 900, alt: "second chart" }]], "each chart shows its static picture");
+    assert.equal(pictures.interactive, 0, "no script ran in the untrusted notebook");
     const shotDir = join(repoRoot(), "build", "screenshots");
     mkdirSync(shotDir, { recursive: true });
+    await viewer.screenshot({ path: join(shotDir, "frontend-untrusted-notebook.png"), fullPage: true });
+    await viewer.close();
+
     await page.screenshot({ path: join(shotDir, "frontend-classic-notebook.png"), fullPage: true });
-    t.diagnostic("screenshot: build/screenshots/frontend-classic-notebook.png");
+    t.diagnostic("screenshots: build/screenshots/frontend-classic-notebook.png, frontend-untrusted-notebook.png");
     assert.deepEqual(pageErrors, [], "no uncaught errors in the page");
     // The Debian server asks for optional front-end extensions it does not ship; anything else failing is ours.
     assert.deepEqual(failed.filter((f) => !/ \/(nbextensions|custom)\//.test(f)), [], "no failed requests besides the server's optional extensions");
