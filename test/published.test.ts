@@ -13,6 +13,7 @@ import {
   calibratedFactors,
   factorsFor,
   publishedFactors,
+  summarizeComparison,
   comparePublishedGemms,
   fitPublishedGemms,
   fitRooflinePoints,
@@ -191,4 +192,19 @@ test("CLI --factors: expert-time and step run on the published efficiencies and 
   const sb = runCli(["step", "--model", "deepseek-v3", "--ep", "32", "--tokens", "4096", "--factors", "bogus"]);
   assert.notEqual(sb.status, 0);
   assert.match(sb.stderr, /--factors must be one of auto, defaults, published, got "bogus"/);
+});
+
+test("summarizeComparison: rms, max and the rows within 15% / 25%", () => {
+  const set = loadPublishedGemms();
+  const gpu = getGpu("h800");
+  const rows = set.rows.slice(0, 3);
+  // Known errors on three rows: the summary must report them.
+  const cmp = comparePublishedGemms(rows, gpu, DEFAULT_FACTORS, "fp8").map((c, i) => ({ ...c, relativeError: [0.1, -0.2, 0.3][i] }));
+  const s = summarizeComparison(cmp);
+  assert.equal(s.rows, 3);
+  assert.ok(Math.abs(s.rmsRelativeError - Math.sqrt((0.01 + 0.04 + 0.09) / 3)) < 1e-12);
+  assert.equal(s.maxAbsRelativeError, 0.3);
+  assert.equal(s.within15, 1);
+  assert.equal(s.within25, 2);
+  assert.throws(() => summarizeComparison([]), /comparisons must be a non-empty array/);
 });

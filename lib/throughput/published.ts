@@ -225,3 +225,32 @@ export function factorsFor(gpu: GpuSpec, choice: FactorChoice = "auto", director
   if (choice === "published") return publishedFactors();
   return calibratedFactors(gpu, directory);
 }
+
+/** How well a model follows a set of published rows (`summarizeComparison`). */
+export interface ComparisonSummary {
+  rows: number;
+  /** Root mean square of the relative errors. */
+  rmsRelativeError: number;
+  /** Largest |relative error|. */
+  maxAbsRelativeError: number;
+  /** Rows within the issue's single-expert target (15%) and grouped target (25%). */
+  within15: number;
+  within25: number;
+}
+
+/**
+ * Error summary of a comparison from `comparePublishedGemms`.
+ * @throws {TypeError} for an empty or non-array input.
+ * @example summarizeComparison(comparePublishedGemms(rows, gpu, factors, "fp8")).within25 // => rows within 25%
+ */
+export function summarizeComparison(comparisons: readonly PublishedGemmComparison[]): ComparisonSummary {
+  if (!Array.isArray(comparisons) || comparisons.length === 0) throw new TypeError(`comparisons must be a non-empty array from comparePublishedGemms, got ${describeValue(comparisons)}`);
+  const errors = comparisons.map((c) => Math.abs(c.relativeError));
+  return {
+    rows: errors.length,
+    rmsRelativeError: Math.sqrt(errors.reduce((s, e) => s + e * e, 0) / errors.length),
+    maxAbsRelativeError: Math.max(...errors),
+    within15: errors.filter((e) => e <= 0.15).length,
+    within25: errors.filter((e) => e <= 0.25).length,
+  };
+}
