@@ -13,9 +13,8 @@
 import { createHash } from "crypto";
 import { readFileSync } from "fs";
 import { describeValue, requireInteger, requireNumber, requireNumberArray } from "./validate";
-import { escapeHtml, frontendConnects, tslabWriter } from "./display";
+import { frontendConnects, tslabWriter } from "./display";
 import { Figure, Layout, PLOTLY_MIME, Trace } from "./figure";
-import { figureToSvg } from "./svg-chart";
 
 export type { Trace, Layout, Figure } from "./figure";
 export { PLOTLY_MIME, chartElementId } from "./figure";
@@ -149,35 +148,22 @@ export function jsonForScript(value: unknown): string {
 }
 
 /**
- * The static picture inside a chart's HTML: the figure as SVG (./svg-chart) in an `<img>` with a
- * data URI, which HTML sanitizers keep (an untrusted notebook in Jupyter shows it), unlike inline
- * `<svg>` or scripts. Empty when the SVG renderer cannot draw the figure.
+ * The `text/html` rendering: a div and a script that draws the interactive chart into it once
+ * plotly.js is in the page. `picture` (HTML, e.g. `chartPicture` from ./svg-chart) is shown in the
+ * div until then, and stays where no script runs (an untrusted notebook, a viewer) or plotly.js
+ * never arrives (a saved notebook whose loader output was dropped), with a note saying why.
+ * moe-lab's runner adds the picture to the notebooks it saves; `show` leaves it out, so a kernel
+ * does not have to compile the SVG renderer.
  */
-function staticImage(fig: Figure, id: string): string {
-  let svg: string;
-  try {
-    svg = figureToSvg(fig, { idPrefix: `${id}-static` });
-  } catch {
-    return "";
-  }
-  const title = (fig.layout.title as { text?: unknown } | undefined)?.text;
-  const alt = typeof title === "string" && title ? title : "chart";
-  return `<img class="moe-lab-chart-static" alt="${escapeHtml(alt)}" style="max-width:100%" src="data:image/svg+xml;base64,${Buffer.from(svg, "utf8").toString("base64")}">`;
-}
-
-/**
- * The `text/html` rendering: a div holding the chart's static picture, and a script that replaces
- * it with the interactive chart once plotly.js is in the page. Where no script runs (an untrusted
- * notebook, a viewer) or plotly.js never arrives (a saved notebook whose loader output was
- * dropped), the static picture stays, with a note saying why it is not interactive.
- */
-export function figureHtml(fig: Figure, id = figureId(fig)): string {
+export function figureHtml(fig: Figure, id = figureId(fig), picture = ""): string {
+  if (typeof picture !== "string") throw new TypeError(`picture must be an HTML string, got ${describeValue(picture)}`);
   return (
-    `<div id="${id}" class="moe-lab-chart" style="width:100%;min-height:${Number(fig.layout.height) || 380}px">${staticImage(fig, id)}</div>\n` +
+    `<div id="${id}" class="moe-lab-chart" style="width:100%;min-height:${Number(fig.layout.height) || 380}px">${picture}</div>\n` +
     `<script>(function(){var f=${jsonForScript(fig)};` +
     `function draw(){var el=document.getElementById("${id}");el.innerHTML="";window.Plotly.newPlot(el,f.data,f.layout,{responsive:true,displaylogo:false});}` +
     `if(window.Plotly){draw();}else{var n=0,t=setInterval(function(){if(window.Plotly){clearInterval(t);draw();}else if(++n>100){clearInterval(t);` +
-    `var note=document.createElement("div");note.style.cssText="font-size:smaller;color:#666";note.textContent="(static picture: plotly.js is not loaded in this page)";document.getElementById("${id}").appendChild(note);}},100);}})();</script>`
+    `var el=document.getElementById("${id}"),note=document.createElement("div");note.style.cssText="font-size:smaller;color:#666";` +
+    `note.textContent=el.querySelector("img")?"(static picture: plotly.js is not loaded in this page)":"(interactive chart: plotly.js is not loaded in this page)";el.appendChild(note);}},100);}})();</script>`
   );
 }
 

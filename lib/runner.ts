@@ -10,6 +10,7 @@ import { fork } from "child_process";
 import { join } from "path";
 import { Cell, Notebook, Output, cellSource } from "./notebook";
 import { LOADER_METADATA_KEY } from "./charts";
+import { withChartPictures } from "./svg-chart";
 import { describeValue, requireNumber } from "./validate";
 
 /** Progress events, for a caller that prints what is running. */
@@ -80,7 +81,8 @@ export function cleanOutputs(outputs: Output[]): Output[] {
 }
 
 /**
- * Executes `nb` cell by cell in a fresh tslab kernel process.
+ * Executes `nb` cell by cell in a fresh tslab kernel process. Chart outputs are saved with their
+ * static picture inside the HTML rendering (`withChartPictures`), and without the plotly.js loader.
  * @throws {RangeError} on a bad timeout; never throws for a failing cell (see `failure`).
  */
 export async function executeNotebook(nb: Notebook, options: ExecuteOptions): Promise<ExecuteResult> {
@@ -173,7 +175,7 @@ export async function executeNotebook(nb: Notebook, options: ExecuteOptions): Pr
         cells[i] = { ...cell, outputs: [], execution_count: count };
         break;
       }
-      const outputs = cleanOutputs(reply.outputs);
+      const outputs = withChartPictures(cleanOutputs(reply.outputs));
       cells[i] = { ...cell, outputs, execution_count: count };
       options.onProgress?.({ kind: "cell-done", cellNumber: i + 1, ok: reply.ok, seconds: (Date.now() - t0) / 1000 });
       if (!reply.ok) {

@@ -24,8 +24,10 @@
  * Text widths are estimated from a table of glyph widths (there is no font engine here), so
  * labels are laid out conservatively.
  */
+import { figureHtml, figureId } from "./charts";
+import { escapeHtml } from "./display";
 import { Figure, PLOTLY_MIME, chartElementId } from "./figure";
-import { Notebook } from "./notebook";
+import { Notebook, Output } from "./notebook";
 import { describeValue } from "./validate";
 
 /** Options of `figureToSvg`. */
@@ -1126,4 +1128,44 @@ export function notebookChartSvgs(nb: Notebook, options: Omit<SvgChartOptions, "
     });
   });
   return charts;
+}
+
+/**
+ * A chart's static picture for HTML: the figure as SVG in an `<img>` with a data URI, which HTML
+ * sanitizers keep (an untrusted notebook in Jupyter Notebook shows it), unlike inline `<svg>` or
+ * scripts. Empty when the figure has something this renderer cannot draw.
+ * @param id the chart's element id (prefixes the SVG's ids).
+ * @example chartPicture(figure([{ type: "bar", y: [1] }], { title: "t" }), "c").startsWith('<img class="moe-lab-chart-static" alt="t"') // => true
+ */
+export function chartPicture(fig: Figure, id: string): string {
+  if (typeof id !== "string" || !/^[A-Za-z][\w-]*$/.test(id)) throw new RangeError(`id must start with a letter and hold letters, digits, - or _, got ${describeValue(id)}`);
+  let svg: string;
+  try {
+    svg = figureToSvg(fig, { idPrefix: `${id}-static` });
+  } catch (e) {
+    if (e instanceof TypeError) throw e;
+    return "";
+  }
+  const title = (fig.layout?.title as { text?: unknown } | undefined)?.text;
+  const alt = typeof title === "string" && title ? title : "chart";
+  return `<img class="moe-lab-chart-static" alt="${escapeHtml(alt)}" style="max-width:100%" src="data:image/svg+xml;base64,${Buffer.from(svg, "utf8").toString("base64")}">`;
+}
+
+/**
+ * Outputs with each moe-lab chart's HTML rendering rebuilt to hold its static picture
+ * (`chartPicture`); other outputs are returned as they are. moe-lab's runner applies this to the
+ * notebooks it saves, so a shared notebook shows its charts where no script runs.
+ * @throws {TypeError} when `outputs` is not an array.
+ * @example withChartPictures([{ output_type: "stream", name: "stdout", text: "hi" }]).length // => 1
+ */
+export function withChartPictures(outputs: Output[]): Output[] {
+  if (!Array.isArray(outputs)) throw new TypeError(`outputs must be an array of notebook outputs, got ${describeValue(outputs)}`);
+  return outputs.map((o) => {
+    if (o.output_type !== "display_data" && o.output_type !== "execute_result") return o;
+    const fig = o.data?.[PLOTLY_MIME] as Figure | undefined;
+    const html = o.data?.["text/html"];
+    if (!fig || typeof html !== "string" || !html.includes('class="moe-lab-chart"')) return o;
+    const id = /id="([A-Za-z][\w-]*)" class="moe-lab-chart"/.exec(html)?.[1] ?? figureId(fig);
+    return { ...o, data: { ...o.data, "text/html": figureHtml(fig, id, chartPicture(fig, id)) } };
+  });
 }

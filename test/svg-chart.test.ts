@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync, readFileSync, readdirSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { figureToSvg, notebookChartSvgs } from "../lib/svg-chart";
-import { figure, expertLoadFigure, withLines, verticalLine, Figure, PLOTLY_MIME } from "../lib/charts";
+import { chartPicture, figureToSvg, notebookChartSvgs, withChartPictures } from "../lib/svg-chart";
+import { figure, expertLoadFigure, withLines, verticalLine, Figure, PLOTLY_MIME, figureBundle, figureHtml, figureId } from "../lib/charts";
 import { exportNotebookHtml } from "../lib/export-html";
 import { Notebook, serializeNotebook } from "../lib/notebook";
 import { repoRoot } from "../lib/paths";
@@ -312,4 +312,29 @@ test("moe-lab run --svg: writes one SVG per chart; --check compares them", () =>
   assert.match(differs.stderr, /chart-9-9\.svg \(no such chart\)/);
   assert.doesNotMatch(differs.stderr, /chart-2-1\.svg/);
   assert.equal(readFileSync(join(out, "svg", "t", "chart-2-2.svg"), "utf8"), "changed", "--check writes nothing");
+});
+
+test("chartPicture: the figure's SVG as a data-URI image, alt text from the title", () => {
+  const fig = figure([{ type: "bar", x: ["a", "b"], y: [1, 2] }], { title: "Loads <per> expert" });
+  const img = chartPicture(fig, "c1");
+  const m = /^<img class="moe-lab-chart-static" alt="Loads &lt;per&gt; expert" style="max-width:100%" src="data:image\/svg\+xml;base64,([A-Za-z0-9+/=]+)">$/.exec(img);
+  assert.ok(m, img.slice(0, 120));
+  assert.equal(Buffer.from(m[1], "base64").toString("utf8"), figureToSvg(fig, { idPrefix: "c1-static" }));
+  assert.throws(() => chartPicture(fig, "1bad"), /id must start with a letter/);
+  assert.throws(() => chartPicture(null as never, "c"), TypeError);
+});
+
+test("withChartPictures: chart outputs get their picture inside the HTML, same id; other outputs untouched", () => {
+  const fig = figure([{ type: "scatter", mode: "lines", x: [1, 2], y: [3, 4] }], { title: "t" });
+  const chart = { output_type: "display_data" as const, data: figureBundle(fig), metadata: {} };
+  const stream = { output_type: "stream" as const, name: "stdout" as const, text: "hi" };
+  const [s, c] = withChartPictures([stream, chart]);
+  assert.equal(s, stream);
+  const html = (c as typeof chart).data["text/html"] as string;
+  assert.equal(html, figureHtml(fig, figureId(fig), chartPicture(fig, figureId(fig))));
+  assert.ok(html.startsWith(`<div id="${figureId(fig)}" class="moe-lab-chart" style="width:100%;min-height:380px"><img class="moe-lab-chart-static"`));
+  assert.equal((c as typeof chart).data[PLOTLY_MIME], chart.data[PLOTLY_MIME], "the Plotly JSON is kept as it was");
+  assert.equal(chart.data["text/html"], figureHtml(fig), "the input is not mutated");
+  assert.throws(() => withChartPictures(null as never), /outputs must be an array/);
+  assert.throws(() => figureHtml(fig, "x", 3 as never), /picture must be an HTML string, got 3/);
 });
