@@ -24,9 +24,8 @@
  * Text widths are estimated from a table of glyph widths (there is no font engine here), so
  * labels are laid out conservatively.
  */
-import { figureHtml, figureId } from "./charts";
+import { Figure, PLOTLY_MIME, chartElementId, figureHtml, figureId } from "./charts";
 import { escapeHtml } from "./display";
-import { Figure, PLOTLY_MIME, chartElementId } from "./figure";
 import { Notebook, Output } from "./notebook";
 import { describeValue } from "./validate";
 
