@@ -165,6 +165,7 @@ test("publishedFactors and factorsFor: published efficiencies with the default o
   assert.deepEqual(factorsFor(h100, "auto"), calibratedFactors(h100));
   assert.throws(() => factorsFor(h100, "measured" as never), (e: Error) => e instanceof RangeError && /choice must be one of auto, defaults, published, got "measured"/.test(e.message));
   assert.throws(() => publishedFactors(null as never), TypeError);
+  assert.throws(() => factorsFor(null as never, "defaults"), /gpu must be a GPU spec from data\/hardware\.json, got null/);
 });
 
 test("CLI --factors: expert-time and step run on the published efficiencies and say so; a bad choice is one line", () => {

@@ -220,6 +220,7 @@ export const FACTOR_CHOICES: readonly FactorChoice[] = ["auto", "defaults", "pub
  * @example factorsFor(getGpu("h100"), "defaults").factors === DEFAULT_FACTORS // => true
  */
 export function factorsFor(gpu: GpuSpec, choice: FactorChoice = "auto", directory = "data/calibration"): CalibratedFactors {
+  if (!gpu || typeof gpu !== "object" || typeof gpu.id !== "string") throw new TypeError(`gpu must be a GPU spec from data/hardware.json, got ${describeValue(gpu)}`);
   requireOneOf("choice", choice, FACTOR_CHOICES);
   if (choice === "defaults") return { factors: DEFAULT_FACTORS, measured: false, source: "assumed defaults (chosen)" };
   if (choice === "published") return publishedFactors();
