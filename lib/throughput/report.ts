@@ -151,7 +151,13 @@ export function publishedGemmFigure(
   return withLines(
     figure(traces, {
       title: "Achieved TFLOPS vs tokens per expert: published kernel timings against the roofline",
-      layout: { xaxis: { type: "log", title: { text: "tokens per expert (m per group)" } }, yaxis: { type: "log", title: { text: "TFLOPS" } } },
+      layout: {
+        xaxis: { type: "log", title: { text: "tokens per expert (m per group)" } },
+        yaxis: { type: "log", title: { text: "TFLOPS" } },
+        legend: { orientation: "h", y: -0.25 },
+        height: 460,
+        margin: { l: 60, r: 20, t: 50, b: 130 },
+      },
     }),
     [horizontalLine(peak, COLORS.muted, `${precision === "bf16" ? "BF16" : "FP8"} dense peak ${peak.toFixed(0)}`)],
   );
