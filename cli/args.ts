@@ -138,6 +138,34 @@ export interface Command {
   run(argv: string[], io: CommandIO): Promise<number> | number;
 }
 
+/** How a command introduces itself to `startCommand`. */
+export interface CommandHelp {
+  /** The usage line, e.g. "moe-lab labnote [options]". */
+  usage: string;
+  /** One line saying what the command does. */
+  summary: string;
+  /** Text printed after the option list (e.g. a file format). */
+  extra?: string;
+  /** Whether positional arguments are allowed (default false: the first one is refused). */
+  positionals?: boolean;
+}
+
+/**
+ * The start every command shares: parses `argv` against `specs`; with `--help`, prints the usage,
+ * summary, options and `extra` and returns null (the command then exits 0); refuses positional
+ * arguments unless `help.positionals`.
+ * @throws {CliError} for unknown options, bad values or an unexpected argument.
+ */
+export function startCommand(argv: readonly string[], specs: OptionSpecs, io: CommandIO, help: CommandHelp): ParsedArgs | null {
+  const args = parseArgs(argv, specs);
+  if (getFlag(args, "help")) {
+    io.out(formatHelp(help.usage, help.summary, specs) + "\n" + (help.extra ? help.extra + "\n" : ""));
+    return null;
+  }
+  if (!help.positionals && args.positionals.length) throw new CliError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
+  return args;
+}
+
 /** Where a command writes; tests pass buffers, `main` passes the process streams. */
 export interface CommandIO {
   out(text: string): void;

@@ -2,7 +2,7 @@
  * `moe-lab compare A.json B.json`: two capture records side by side, field by field, with what
  * changed and by how much (numbers: difference and relative change).
  */
-import { Command, CliError, formatHelp, getFlag, OptionSpecs, parseArgs } from "./args";
+import { Command, CliError, getFlag, OptionSpecs, startCommand } from "./args";
 import { compareCaptures, formatComparison, readCapture } from "../lib/capture";
 
 const SPECS: OptionSpecs = {
@@ -14,11 +14,8 @@ const SPECS: OptionSpecs = {
 export const compareCommand: Command = {
   summary: "compare two capture records (from --capture or a notebook) field by field",
   run(argv, io) {
-    const args = parseArgs(argv, SPECS);
-    if (getFlag(args, "help")) {
-      io.out(formatHelp("moe-lab compare A.json B.json [--json] [--changed]", this.summary, SPECS) + "\n");
-      return 0;
-    }
+    const args = startCommand(argv, SPECS, io, { usage: "moe-lab compare A.json B.json [--json] [--changed]", summary: this.summary, positionals: true });
+    if (!args) return 0;
     if (args.positionals.length !== 2) throw new CliError(`expected two capture files (A.json B.json), got ${args.positionals.length}`);
     const [fileA, fileB] = args.positionals;
     const cmp = compareCaptures(readCapture(fileA), readCapture(fileB));

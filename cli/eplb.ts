@@ -10,7 +10,7 @@
  * Flags override the file's parameters. Defaults: no redundant slots, one group, one node.
  */
 import { readFileSync } from "fs";
-import { Command, parseArgs, formatHelp, getFlag, getString, OptionSpecs, CliError, ParsedArgs } from "./args";
+import { Command, getFlag, getString, OptionSpecs, CliError, ParsedArgs, startCommand } from "./args";
 import { rebalanceExperts, gpuLoads, initialPlacement, balanceMetrics, eplbPolicy } from "../lib/eplb";
 
 const SPECS: OptionSpecs = {
@@ -109,12 +109,8 @@ const fmt = (x: number): string => (Number.isInteger(x) ? String(x) : x.toFixed(
 export const eplbCommand: Command = {
   summary: "place experts on GPUs with DeepSeek's EPLB (replicas + packing) and report balancedness",
   run(argv, io) {
-    const args = parseArgs(argv, SPECS);
-    if (getFlag(args, "help")) {
-      io.out(formatHelp("moe-lab eplb --input FILE [--replicas N --groups G --nodes N --gpus P] [--json]", this.summary, SPECS) + "\n" + FILE_HELP + "\n");
-      return 0;
-    }
-    if (args.positionals.length) throw new CliError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
+    const args = startCommand(argv, SPECS, io, { usage: "moe-lab eplb --input FILE [--replicas N --groups G --nodes N --gpus P] [--json]", summary: this.summary, extra: FILE_HELP });
+    if (!args) return 0;
     const file = getString(args, "input");
     if (!file) throw new CliError("--input FILE is required (JSON or CSV of loads [layers][experts])");
     const input = readEplbInput(file);

@@ -5,7 +5,7 @@
  * `--factors published` takes the efficiencies fitted to DeepGEMM's published H800 timings, and
  * the efficiency options override any of them. The text output says which.
  */
-import { Command, CliError, OptionSpecs, formatHelp, getFlag, getNumber, getString, parseArgs } from "./args";
+import { Command, CliError, OptionSpecs, getFlag, getNumber, getString, startCommand } from "./args";
 import { getGpu } from "../lib/hardware";
 import { DEFAULT_FACTORS, FACTOR_CHOICES, FactorChoice, expertTimeCurve, factorsFor, ridgeTokens, WEIGHT_PRECISIONS, WeightPrecision } from "../lib/throughput";
 import { requireOneOf } from "../lib/validate";
@@ -27,12 +27,8 @@ const SPECS: OptionSpecs = {
 export const expertTimeCommand: Command = {
   summary: "modelled time of one expert MLP per token count on a GPU (roofline)",
   run(argv, io) {
-    const args = parseArgs(argv, SPECS);
-    if (getFlag(args, "help")) {
-      io.out(formatHelp("moe-lab expert-time --gpu h100 --hidden H --intermediate I --tokens 1,8,64,512 [--json]", this.summary, SPECS) + "\n");
-      return 0;
-    }
-    if (args.positionals.length) throw new CliError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
+    const args = startCommand(argv, SPECS, io, { usage: "moe-lab expert-time --gpu h100 --hidden H --intermediate I --tokens 1,8,64,512 [--json]", summary: this.summary });
+    if (!args) return 0;
     for (const req of ["hidden", "intermediate"]) {
       if (args.options[req] === undefined) throw new CliError(`--${req} is required (e.g. --hidden 7168 --intermediate 2048)`);
     }

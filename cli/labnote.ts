@@ -2,7 +2,7 @@
  * `moe-lab labnote`: prints the lab note's three output blocks (or `--json`), replaying its
  * Python draws with the CPython-compatible stream.
  */
-import { Command, parseArgs, formatHelp, getNumber, getFlag, OptionSpecs, CliError } from "./args";
+import { Command, getNumber, getFlag, OptionSpecs, CliError, startCommand } from "./args";
 import { LAB_NOTE_DEFAULTS, runLabNote, formatLabNote, validateLabNoteParams } from "../lib/labnote";
 import { createPythonRandom } from "../lib/rng";
 
@@ -22,12 +22,8 @@ const SPECS: OptionSpecs = {
 export const labnoteCommand: Command = {
   summary: "reproduce the lab note's simulation and print its output (or --json)",
   run(argv, io) {
-    const args = parseArgs(argv, SPECS);
-    if (getFlag(args, "help")) {
-      io.out(formatHelp("moe-lab labnote [options]", this.summary, SPECS) + "\n");
-      return 0;
-    }
-    if (args.positionals.length) throw new CliError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
+    const args = startCommand(argv, SPECS, io, { usage: "moe-lab labnote [options]", summary: this.summary });
+    if (!args) return 0;
     const flagNames: Record<string, string> = {
       numExperts: "--experts", numTokens: "--tokens", hotExperts: "--hot-experts", hotFraction: "--hot-fraction",
       capFactor: "--cap", idleThreshold: "--idle-threshold", seed: "--seed",

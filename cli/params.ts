@@ -4,7 +4,7 @@
  * layers_with_experts), plus the part-by-part breakdown, the published figures and KV bytes per token.
  * `--json` prints those keys at the top level; `--capture FILE` also writes them as a capture record.
  */
-import { Command, CliError, formatHelp, getFlag, getString, OptionSpecs, parseArgs } from "./args";
+import { Command, CliError, getFlag, getString, OptionSpecs, startCommand } from "./args";
 import { listModels, loadModel, ModelSpec } from "../lib/models";
 import {
   comparePublished, countParameters, expertBytes, formatBytes, formatParams, kvCachePerToken, paramsTemplate, PartCounts,
@@ -83,11 +83,8 @@ function formatList(): string {
 export const paramsCommand: Command = {
   summary: "total and active parameters of a catalog model, filled into the study guide's capture template",
   run(argv, io) {
-    const args = parseArgs(argv, SPECS);
-    if (getFlag(args, "help")) {
-      io.out(formatHelp("moe-lab params <model> [--json] [--capture FILE] | moe-lab params --list", this.summary, SPECS) + "\n");
-      return 0;
-    }
+    const args = startCommand(argv, SPECS, io, { usage: "moe-lab params <model> [--json] [--capture FILE] | moe-lab params --list", summary: this.summary, positionals: true });
+    if (!args) return 0;
     if (getFlag(args, "list")) {
       if (args.positionals.length) throw new CliError(`--list takes no model, got ${JSON.stringify(args.positionals[0])}`);
       io.out(getFlag(args, "json") ? JSON.stringify(listModels()) + "\n" : formatList());

@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync, statSync, unlinkSync } from "fs";
 import { availableParallelism } from "os";
 import { basename, dirname, join, relative, resolve } from "path";
-import { Command, CliError, parseArgs, formatHelp, getFlag, getNumber, getString, OptionSpecs, CommandIO } from "./args";
+import { Command, CliError, getFlag, getNumber, getString, OptionSpecs, CommandIO, startCommand } from "./args";
 import {
   Notebook,
   readNotebook,
@@ -97,11 +97,8 @@ function fmtBytes(n: number): string {
 export const runCommand: Command = {
   summary: "execute notebooks (in-process tslab) and write executed notebooks + offline HTML",
   async run(argv: string[], io: CommandIO): Promise<number> {
-    const args = parseArgs(argv, SPECS);
-    if (getFlag(args, "help")) {
-      io.out(formatHelp("moe-lab run [notebook.ipynb ...] [options]", this.summary, SPECS) + "\n");
-      return 0;
-    }
+    const args = startCommand(argv, SPECS, io, { usage: "moe-lab run [notebook.ipynb ...] [options]", summary: this.summary, positionals: true });
+    if (!args) return 0;
     const cwd = process.cwd();
     const files = notebookFiles(args.positionals, getFlag(args, "all"));
     if (files.length === 0) throw new CliError("no notebooks to run");

@@ -4,7 +4,7 @@
  * with a seeded RNG and a contiguous or EPLB placement. `--capture FILE` also writes the scenario
  * and its breakdown as a capture record, so two runs can be lined up with `moe-lab compare`.
  */
-import { Command, CliError, OptionSpecs, formatHelp, getFlag, getNumber, getString, parseArgs } from "./args";
+import { Command, CliError, OptionSpecs, getFlag, getNumber, getString, startCommand } from "./args";
 import { createCapture, writeCapture } from "../lib/capture";
 import { DEFAULT_ZIPF_EXPONENT, FACTOR_CHOICES, FactorChoice, factorsFor, runFields, runScenario, Placement, ScenarioResult, StepMode, WeightPrecision } from "../lib/throughput";
 import { getGpu } from "../lib/hardware";
@@ -105,12 +105,8 @@ function commandLine(r: ScenarioResult, o: RoutingOptions): string {
 export const stepCommand: Command = {
   summary: "modelled MoE layer step time under expert parallelism, with its breakdown",
   run(argv, io) {
-    const args = parseArgs(argv, SPECS);
-    if (getFlag(args, "help")) {
-      io.out(formatHelp("moe-lab step --model M --gpu G --ep N --tokens T [--placement contiguous|eplb] [--redundant R] [--context C] [--json] [--capture FILE]", this.summary, SPECS) + "\n");
-      return 0;
-    }
-    if (args.positionals.length) throw new CliError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
+    const args = startCommand(argv, SPECS, io, { usage: "moe-lab step --model M --gpu G --ep N --tokens T [--placement contiguous|eplb] [--redundant R] [--context C] [--json] [--capture FILE]", summary: this.summary });
+    if (!args) return 0;
     for (const req of ["model", "ep", "tokens"]) {
       if (args.options[req] === undefined) throw new CliError(`--${req} is required`);
     }
