@@ -17,9 +17,9 @@ const SPECS: OptionSpecs = {
   tokens: { kind: "numbers", help: "comma-separated token counts (integers >= 0)", default: "1,8,64,512" },
   precision: { kind: "string", help: "expert weight precision: bf16, fp8, fp4", default: "bf16" },
   factors: { kind: "string", help: "roofline factors: auto (this GPU's calibration CSV, else the assumed defaults), defaults, or published (efficiencies fitted to DeepGEMM's H800 FP8 timings)", default: "auto" },
-  "memory-efficiency": { kind: "number", help: "achieved fraction of HBM bandwidth, (0, 1]", default: `fitted to the GPU's calibration CSV, else ${DEFAULT_FACTORS.memoryEfficiency}` },
-  "compute-efficiency": { kind: "number", help: "achieved fraction of dense peak, (0, 1]", default: `fitted, else ${DEFAULT_FACTORS.computeEfficiency}` },
-  "overhead-us": { kind: "number", help: "fixed overhead per expert computation (us, >= 0)", default: `fitted, else ${DEFAULT_FACTORS.overheadSeconds * 1e6}` },
+  "memory-efficiency": { kind: "number", help: "achieved fraction of HBM bandwidth, (0, 1]", default: `from --factors (assumed: ${DEFAULT_FACTORS.memoryEfficiency})` },
+  "compute-efficiency": { kind: "number", help: "achieved fraction of dense peak, (0, 1]", default: `from --factors (assumed: ${DEFAULT_FACTORS.computeEfficiency})` },
+  "overhead-us": { kind: "number", help: "fixed overhead per expert computation (us, >= 0)", default: `from --factors (assumed: ${DEFAULT_FACTORS.overheadSeconds * 1e6})` },
   json: { kind: "boolean", help: "print a JSON array of {tokens, seconds}" },
   help: { kind: "boolean", help: "show this help" },
 };
