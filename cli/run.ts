@@ -21,7 +21,7 @@ import {
   checkNotebook,
 } from "../lib/notebook";
 import { executeNotebook } from "../lib/runner";
-import { exportNotebookHtml, exportIndexHtml } from "../lib/export-html";
+import { exportNotebookHtml, exportIndexHtml, plotlyLoaderScript } from "../lib/export-html";
 import { plotlyScript } from "../lib/charts";
 import { notebookChartSvgs } from "../lib/svg-chart";
 import { repoRoot } from "../lib/paths";
@@ -148,7 +148,7 @@ export const runCommand: Command = {
     const parallel = getNumber(args, "jobs", Math.min(4, availableParallelism()));
     if (!(parallel >= 1)) throw new CliError(`--jobs must be >= 1, got ${parallel}`);
     const version = moeLabVersion();
-    const plotlyJs = html ? plotlyScript() : "";
+    const plotlyLoader = html ? plotlyLoaderScript(plotlyScript()) : "";
     const outRel = relative(cwd, outDir) || ".";
 
     const failures: string[] = [];
@@ -184,7 +184,7 @@ export const runCommand: Command = {
         return;
       }
       const nbText = serializeNotebook(notebook);
-      const page = html ? exportNotebookHtml(notebook, { plotlyJs, version, fileName: basename(job.file) }) : null;
+      const page = html ? exportNotebookHtml(notebook, { plotlyLoader, version, fileName: basename(job.file) }) : null;
       const nbOut = join(outDir, `${job.name}.ipynb`);
       const htmlOut = join(outDir, `${job.name}.html`);
       // --svg: one static SVG per chart, named by its id in the HTML page (chart-<cell>-<output>).

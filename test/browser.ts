@@ -43,21 +43,27 @@ export interface StaticPageReport {
   screenshot: string;
 }
 
-/** Opens each page with JavaScript disabled: every chart should show as its static SVG. */
-export async function inspectPagesWithoutJs(pages: string[], screenshotDir: string): Promise<StaticPageReport[]> {
+/**
+ * Opens each page where the interactive charts cannot run: with JavaScript disabled ("no-js"), or
+ * in a browser without `DecompressionStream` ("no-decompression", like browsers before 2023).
+ * Every chart should show as its static SVG.
+ */
+export async function inspectPagesWithoutJs(pages: string[], screenshotDir: string, mode: "no-js" | "no-decompression" = "no-js"): Promise<StaticPageReport[]> {
   mkdirSync(screenshotDir, { recursive: true });
   const browser = await launch();
   const reports: StaticPageReport[] = [];
   try {
     for (const file of pages) {
-      const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 900 } });
+      const context = await browser.newContext({ javaScriptEnabled: mode !== "no-js", viewport: { width: 1280, height: 900 } });
       const page = await context.newPage();
+      if (mode === "no-decompression") await page.addInitScript(() => { delete (globalThis as { DecompressionStream?: unknown }).DecompressionStream; });
       await page.goto(pathToFileURL(file).href, { waitUntil: "load" });
+      if (mode === "no-decompression") await page.waitForSelector(".chart-static", { timeout: 30_000 }).catch(() => undefined);
       type El = { getBoundingClientRect(): { height: number } };
       const chartDivs = await page.$$eval("div.chart", (d: unknown[]) => d.length);
       const visibleChartDivs = await page.$$eval("div.chart", (d: unknown[]) => (d as El[]).filter((e) => e.getBoundingClientRect().height > 0).length);
       const staticHeights = await page.$$eval(".chart-static svg", (d: unknown[]) => (d as El[]).map((e) => Math.round(e.getBoundingClientRect().height)));
-      const screenshot = join(screenshotDir, file.split(/[\\/]/).pop()!.replace(/\.html$/, ".nojs.png"));
+      const screenshot = join(screenshotDir, file.split(/[\\/]/).pop()!.replace(/\.html$/, mode === "no-js" ? ".nojs.png" : ".nodecompress.png"));
       const first = await page.$(".chart-static");
       if (first) await first.scrollIntoViewIfNeeded();
       await page.screenshot({ path: screenshot, fullPage: false });

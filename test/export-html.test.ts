@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { exportNotebookHtml, exportIndexHtml, escapeHtml, slugify } from "../lib/export-html";
+import { inflateSync } from "node:zlib";
+import { exportNotebookHtml, exportIndexHtml, escapeHtml, plotlyLoaderScript, slugify } from "../lib/export-html";
 import { Notebook } from "../lib/notebook";
 import { figure, figureBundle, PLOTLY_MIME } from "../lib/charts";
 
@@ -27,7 +28,7 @@ const NB: Notebook = {
 };
 
 test("exported page: markdown and text cannot inject markup; charts inlined with unique ids", () => {
-  const { html, charts } = exportNotebookHtml(NB, { plotlyJs: "/*plotly*/", version: "9.9.9", fileName: "01-x.ipynb" });
+  const { html, charts } = exportNotebookHtml(NB, { plotlyLoader: "<script>/*plotly*/</script>", version: "9.9.9", fileName: "01-x.ipynb" });
   assert.equal(charts, 1);
   assert.doesNotMatch(html, /<script>alert\(1\)<\/script>/);
   assert.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
@@ -44,12 +45,12 @@ test("exported page: markdown and text cannot inject markup; charts inlined with
   assert.match(html, /href="#step-1-2"/);
   assert.match(html, /Parameters overridden[\s\S]*seed[\s\S]*7/);
   assert.match(html, /moe-lab 9\.9\.9/);
-  assert.equal(exportNotebookHtml(NB, { plotlyJs: "/*plotly*/", version: "9.9.9", fileName: "01-x.ipynb" }).html, html, "deterministic");
+  assert.equal(exportNotebookHtml(NB, { plotlyLoader: "<script>/*plotly*/</script>", version: "9.9.9", fileName: "01-x.ipynb" }).html, html, "deterministic");
 });
 
 test("a page without charts does not carry plotly.js", () => {
   const nb: Notebook = { ...NB, cells: [NB.cells[0]] };
-  assert.doesNotMatch(exportNotebookHtml(nb, { plotlyJs: "/*plotly*/", version: "1", fileName: "a.ipynb" }).html, /\/\*plotly\*\//);
+  assert.doesNotMatch(exportNotebookHtml(nb, { plotlyLoader: "<script>/*plotly*/</script>", version: "1", fileName: "a.ipynb" }).html, /\/\*plotly\*\//);
 });
 
 test("index page lists notebooks with escaped titles", () => {
@@ -63,4 +64,20 @@ test("escapeHtml and slugify", () => {
   assert.equal(slugify("Step 2 · Count the load"), "step-2-count-the-load");
   assert.equal(slugify("!!!"), "section");
   assert.ok(PLOTLY_MIME in figureBundle(fig));
+});
+
+test("plotlyLoaderScript: plotly.js deflated and base64-encoded, inflated back exactly; deterministic", () => {
+  const js = "/* plotly */ var Plotly = { newPlot: function () {} }; // </script> inside the source stays harmless\n".repeat(50);
+  const script = plotlyLoaderScript(js);
+  assert.ok(script.startsWith("<script>") && script.endsWith("</script>"));
+  const m = /atob\("([A-Za-z0-9+/=]+)"\)/.exec(script);
+  assert.ok(m, "the payload is base64");
+  assert.equal(inflateSync(Buffer.from(m[1], "base64")).toString("utf8"), js, "inflating the payload gives the source back");
+  assert.ok(m[1].length < js.length, "the payload is smaller than the source");
+  assert.equal((script.match(/<\/script/gi) ?? []).length, 1, "only the closing tag: the source cannot end the element early");
+  assert.match(script, /new DecompressionStream\("deflate"\)/);
+  assert.match(script, /noscript\.chart-fallback/, "falls back to the static pictures");
+  assert.match(script, /window\.moeLabDraw=function\(id,data,layout\)/);
+  assert.equal(plotlyLoaderScript(js), script);
+  assert.throws(() => plotlyLoaderScript(undefined as never), /plotlyJs must be the plotly.min.js source as a string, got undefined/);
 });

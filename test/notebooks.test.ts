@@ -144,6 +144,20 @@ test("browser, JavaScript off: every chart shows as its static SVG, the empty in
   t.diagnostic(`no-JS screenshot: build/screenshots/${reports[0].screenshot.split(/[\\/]/).pop()}`);
 });
 
+test("browser without DecompressionStream: the deflated plotly.js cannot load, so every chart falls back to its static SVG", async (t) => {
+  if (!chromiumAvailable()) return missing(t, `chromium not found at ${CHROMIUM}: browser test skipped`);
+  const pages = files.map((f) => join(out, f.replace(/\.ipynb$/, ".html"))).filter((p) => existsSync(p));
+  assert.equal(pages.length, files.length, "pages were exported by an earlier test");
+  const reports = await inspectPagesWithoutJs(pages, join(repoRoot(), "build", "screenshots"), "no-decompression");
+  for (const r of reports) {
+    const name = r.page.split(/[\\/]/).pop();
+    assert.ok(r.chartDivs >= 1, `${name}: has charts`);
+    assert.equal(r.staticHeights.length, r.chartDivs, `${name}: one static SVG per chart`);
+    assert.ok(r.staticHeights.every((h) => h >= 100), `${name}: static SVGs are drawn (${r.staticHeights.join(", ")} px)`);
+    assert.equal(r.visibleChartDivs, 0, `${name}: no empty interactive chart boxes`);
+  }
+});
+
 test("real kernel: Jupyter's own executor (nbconvert/nbclient) runs every notebook through the repo's tslab kernelspec", (t) => {
   if (!hasCommand("jupyter-nbconvert")) return missing(t, "jupyter-nbconvert not installed: real-kernel test skipped");
   const outDir = mkdtempSync(join(tmpdir(), "moe-lab-nbconvert-"));

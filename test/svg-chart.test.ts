@@ -261,7 +261,7 @@ test("notebookChartSvgs: one SVG per chart output, with the chart ids of the HTM
   };
   const charts = notebookChartSvgs(nb);
   assert.deepEqual(charts.map((c) => c.id), ["chart-2-2", "chart-3-2", "chart-3-3"]);
-  const page = exportNotebookHtml(nb, { plotlyJs: "", version: "0", fileName: "t.ipynb" });
+  const page = exportNotebookHtml(nb, { plotlyLoader: "", version: "0", fileName: "t.ipynb" });
   for (const c of charts) {
     assert.ok(page.html.includes(`id="${c.id}"`), `${c.id} is a chart id in the page`);
     assert.ok(c.svg.includes(`id="${c.id}-plot"`), "the chart id prefixes the SVG's ids");
