@@ -21,8 +21,8 @@ import {
   checkNotebook,
 } from "../lib/notebook";
 import { executeNotebook } from "../lib/runner";
-import { exportNotebookHtml, exportIndexHtml, plotlyLoaderScript } from "../lib/export-html";
-import { plotlyScript } from "../lib/charts";
+import { exportNotebookHtml, exportIndexHtml } from "../lib/export-html";
+import { plotlyLoaderScript, plotlyScript } from "../lib/charts";
 import { notebookChartSvgs } from "../lib/svg-chart";
 import { repoRoot } from "../lib/paths";
 
@@ -148,7 +148,7 @@ export const runCommand: Command = {
     const parallel = getNumber(args, "jobs", Math.min(4, availableParallelism()));
     if (!(parallel >= 1)) throw new CliError(`--jobs must be >= 1, got ${parallel}`);
     const version = moeLabVersion();
-    const plotlyLoader = html ? plotlyLoaderScript(plotlyScript()) : "";
+    const plotlyLoader = html ? plotlyLoaderScript(plotlyScript(), { pageFallback: true }) : "";
     const outRel = relative(cwd, outDir) || ".";
 
     const failures: string[] = [];

@@ -9,7 +9,6 @@
  * code produced itself (`text/html`, SVG) are its author's and are kept.
  * Deterministic: same notebook in, same bytes out (chart ids come from cell/output positions).
  */
-import { deflateSync } from "zlib";
 import MarkdownIt from "markdown-it";
 import { Notebook, Output, cellSource, notebookSummary } from "./notebook";
 import { PLOTLY_MIME, jsonForScript, figureSummary, Figure, chartElementId } from "./charts";
@@ -138,39 +137,9 @@ footer{color:var(--muted);font-size:12px;border-top:1px solid var(--line);margin
 @media (max-width:900px){nav.toc{display:none}main{padding:16px}}
 `;
 
-/**
- * The `<script>` that puts plotly.js in an exported page: plotly.min.js deflated and base64-encoded
- * (4.8 MB becomes about 2 MB), inflated in the browser with `DecompressionStream` and run. It
- * defines `moeLabDraw(id, data, layout)`, which each chart calls; charts draw once plotly.js is in.
- * Where the browser cannot inflate it (no `DecompressionStream`: browsers before 2023), every chart
- * shows its static SVG instead (the copy in its `<noscript>`), and the interactive boxes are hidden.
- * Compute it once per run: deflating takes about 0.15 s.
- * @param plotlyJs the plotly.min.js source.
- * @throws {TypeError} when `plotlyJs` is not a string.
- * @example plotlyLoaderScript("/* js *\/").startsWith("<script>") // => true
- */
-export function plotlyLoaderScript(plotlyJs: string): string {
-  if (typeof plotlyJs !== "string") throw new TypeError(`plotlyJs must be the plotly.min.js source as a string, got ${describeValue(plotlyJs)}`);
-  const payload = deflateSync(Buffer.from(plotlyJs, "utf8"), { level: 9 }).toString("base64");
-  return (
-    "<script>(function(){" +
-    'function fallback(){if(document.readyState==="loading"){document.addEventListener("DOMContentLoaded",fallback);return;}' +
-    'document.querySelectorAll("noscript.chart-fallback").forEach(function(n){n.insertAdjacentHTML("afterend",n.textContent);});' +
-    'document.querySelectorAll("div.chart").forEach(function(d){d.style.display="none";});}' +
-    "var ready;try{" +
-    `var b=atob("${payload}"),u=new Uint8Array(b.length);for(var i=0;i<b.length;i++)u[i]=b.charCodeAt(i);` +
-    'ready=new Response(new Blob([u]).stream().pipeThrough(new DecompressionStream("deflate"))).text().then(function(js){' +
-    'var s=document.createElement("script");s.textContent=js;document.head.appendChild(s);if(!window.Plotly)throw new Error("plotly.js did not load");});' +
-    "}catch(e){ready=Promise.reject(e);}" +
-    'ready.catch(function(e){console.warn("moe-lab: interactive charts unavailable, showing static pictures:",e);fallback();});' +
-    "window.moeLabDraw=function(id,data,layout){ready.then(function(){window.Plotly.newPlot(id,data,layout,{responsive:true,displaylogo:false});},function(){});};" +
-    "})();</script>"
-  );
-}
-
 /** What the exporter needs besides the notebook. */
 export interface ExportOptions {
-  /** The plotly.js loader (`plotlyLoaderScript`), inlined once in <head> (omitted when the page has no chart). */
+  /** The plotly.js loader (`plotlyLoaderScript` from ./charts, with `pageFallback`), inlined once in <head> (omitted when the page has no chart). */
   plotlyLoader: string;
   /** moe-lab's version, for the footer. */
   version: string;

@@ -1,9 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { inflateSync } from "node:zlib";
-import { exportNotebookHtml, exportIndexHtml, escapeHtml, plotlyLoaderScript, slugify } from "../lib/export-html";
+import { exportNotebookHtml, exportIndexHtml, escapeHtml, slugify } from "../lib/export-html";
 import { Notebook } from "../lib/notebook";
-import { figure, figureBundle, PLOTLY_MIME } from "../lib/charts";
+import { figure, figureBundle, plotlyLoaderScript, PLOTLY_MIME } from "../lib/charts";
 
 const fig = figure([{ type: "bar", y: [1, 2] }, { type: "scatter", y: [3, 4] }], { title: "</script><b>x" });
 const NB: Notebook = {
@@ -68,7 +68,7 @@ test("escapeHtml and slugify", () => {
 
 test("plotlyLoaderScript: plotly.js deflated and base64-encoded, inflated back exactly; deterministic", () => {
   const js = "/* plotly */ var Plotly = { newPlot: function () {} }; // </script> inside the source stays harmless\n".repeat(50);
-  const script = plotlyLoaderScript(js);
+  const script = plotlyLoaderScript(js, { pageFallback: true });
   assert.ok(script.startsWith("<script>") && script.endsWith("</script>"));
   const m = /atob\("([A-Za-z0-9+/=]+)"\)/.exec(script);
   assert.ok(m, "the payload is base64");
@@ -78,6 +78,8 @@ test("plotlyLoaderScript: plotly.js deflated and base64-encoded, inflated back e
   assert.match(script, /new DecompressionStream\("deflate"\)/);
   assert.match(script, /noscript\.chart-fallback/, "falls back to the static pictures");
   assert.match(script, /window\.moeLabDraw=function\(id,data,layout\)/);
-  assert.equal(plotlyLoaderScript(js), script);
+  assert.equal(plotlyLoaderScript(js, { pageFallback: true }), script);
+  // In a notebook output there is no page to fall back in: nothing outside the output is touched.
+  assert.doesNotMatch(plotlyLoaderScript(js), /chart-fallback|div\.chart/);
   assert.throws(() => plotlyLoaderScript(undefined as never), /plotlyJs must be the plotly.min.js source as a string, got undefined/);
 });
