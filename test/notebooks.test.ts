@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { repoRoot } from "../lib/paths";
 import { readNotebook, cellSource, listParameters, findTaggedCell } from "../lib/notebook";
 import { runCli, hasCommand, missing, pythonWith } from "./helpers";
-import { inspectPages, inspectPagesWithoutJs, chromiumAvailable, CHROMIUM } from "./browser";
+import { inspectPages, inspectPagesWithoutJs, chromiumAvailable, CHROMIUM, StaticPageReport } from "./browser";
 
 const dir = join(repoRoot(), "notebooks");
 const files = readdirSync(dir).filter((f) => f.endsWith(".ipynb")).sort();
@@ -129,11 +129,11 @@ test("browser: every exported page renders its charts in headless Chromium, with
   }
 });
 
-test("browser, JavaScript off: every chart shows as its static SVG, the empty interactive boxes are hidden", async (t) => {
-  if (!chromiumAvailable()) return missing(t, `chromium not found at ${CHROMIUM}: browser test skipped`);
-  const pages = files.map((f) => join(out, f.replace(/\.html$/, "").replace(/\.ipynb$/, ".html"))).filter((p) => existsSync(p));
+/** Where the interactive charts cannot run, every page must show one drawn static SVG per chart and no empty box. */
+async function assertStaticCharts(mode: "no-js" | "no-decompression"): Promise<StaticPageReport[]> {
+  const pages = files.map((f) => join(out, f.replace(/\.ipynb$/, ".html"))).filter((p) => existsSync(p));
   assert.equal(pages.length, files.length, "pages were exported by an earlier test");
-  const reports = await inspectPagesWithoutJs(pages, join(repoRoot(), "build", "screenshots"));
+  const reports = await inspectPagesWithoutJs(pages, join(repoRoot(), "build", "screenshots"), mode);
   for (const r of reports) {
     const name = r.page.split(/[\\/]/).pop();
     assert.ok(r.chartDivs >= 1, `${name}: has charts`);
@@ -141,21 +141,18 @@ test("browser, JavaScript off: every chart shows as its static SVG, the empty in
     assert.ok(r.staticHeights.every((h) => h >= 100), `${name}: static SVGs are drawn (${r.staticHeights.join(", ")} px)`);
     assert.equal(r.visibleChartDivs, 0, `${name}: no empty interactive chart boxes`);
   }
+  return reports;
+}
+
+test("browser, JavaScript off: every chart shows as its static SVG, the empty interactive boxes are hidden", async (t) => {
+  if (!chromiumAvailable()) return missing(t, `chromium not found at ${CHROMIUM}: browser test skipped`);
+  const reports = await assertStaticCharts("no-js");
   t.diagnostic(`no-JS screenshot: build/screenshots/${reports[0].screenshot.split(/[\\/]/).pop()}`);
 });
 
 test("browser without DecompressionStream: the deflated plotly.js cannot load, so every chart falls back to its static SVG", async (t) => {
   if (!chromiumAvailable()) return missing(t, `chromium not found at ${CHROMIUM}: browser test skipped`);
-  const pages = files.map((f) => join(out, f.replace(/\.ipynb$/, ".html"))).filter((p) => existsSync(p));
-  assert.equal(pages.length, files.length, "pages were exported by an earlier test");
-  const reports = await inspectPagesWithoutJs(pages, join(repoRoot(), "build", "screenshots"), "no-decompression");
-  for (const r of reports) {
-    const name = r.page.split(/[\\/]/).pop();
-    assert.ok(r.chartDivs >= 1, `${name}: has charts`);
-    assert.equal(r.staticHeights.length, r.chartDivs, `${name}: one static SVG per chart`);
-    assert.ok(r.staticHeights.every((h) => h >= 100), `${name}: static SVGs are drawn (${r.staticHeights.join(", ")} px)`);
-    assert.equal(r.visibleChartDivs, 0, `${name}: no empty interactive chart boxes`);
-  }
+  await assertStaticCharts("no-decompression");
 });
 
 test("real kernel: Jupyter's own executor (nbconvert/nbclient) runs every notebook through the repo's tslab kernelspec", (t) => {
