@@ -2,7 +2,8 @@
  * `moe-lab expert-time`: the modelled time of one expert (SwiGLU MLP) for each token count, on a
  * GPU from data/hardware.json. The roofline factors are fitted to data/calibration/<gpu>.csv when
  * that GPU has been calibrated (tools/calibrate_experts.py), else the assumed DEFAULT_FACTORS;
- * `--factors published` takes the efficiencies fitted to DeepGEMM's published H800 timings, and
+ * `--factors published` takes the efficiencies fitted to published kernel timings in the chosen
+ * precision (XLA's H100 BF16 table, or DeepGEMM's H800 FP8 table for fp8 and fp4), and
  * the efficiency options override any of them. The text output says which.
  */
 import { Command, CliError, OptionSpecs, getFlag, getNumber, getString, startCommand } from "./args";
@@ -16,7 +17,7 @@ const SPECS: OptionSpecs = {
   intermediate: { kind: "int", help: "expert intermediate size (elements, >= 1)" },
   tokens: { kind: "numbers", help: "comma-separated token counts (integers >= 0)", default: "1,8,64,512" },
   precision: { kind: "string", help: "expert weight precision: bf16, fp8, fp4", default: "bf16" },
-  factors: { kind: "string", help: "roofline factors: auto (this GPU's calibration CSV, else the assumed defaults), defaults, or published (efficiencies fitted to DeepGEMM's H800 FP8 timings)", default: "auto" },
+  factors: { kind: "string", help: "roofline factors: auto (this GPU's calibration CSV, else the assumed defaults), defaults, or published (efficiencies fitted to published kernel timings in --precision: XLA's H100 BF16 table for bf16, DeepGEMM's H800 FP8 table for fp8 and fp4)", default: "auto" },
   "memory-efficiency": { kind: "number", help: "achieved fraction of HBM bandwidth, (0, 1]", default: `from --factors (assumed: ${DEFAULT_FACTORS.memoryEfficiency})` },
   "compute-efficiency": { kind: "number", help: "achieved fraction of dense peak, (0, 1]", default: `from --factors (assumed: ${DEFAULT_FACTORS.computeEfficiency})` },
   "overhead-us": { kind: "number", help: "fixed overhead per expert computation (us, >= 0)", default: `from --factors (assumed: ${DEFAULT_FACTORS.overheadSeconds * 1e6})` },
@@ -38,7 +39,7 @@ export const expertTimeCommand: Command = {
       if (!Number.isSafeInteger(t) || t < 0) throw new CliError(`--tokens must be integers >= 0, got ${t}`);
     });
     const precision = requireOneOf("--precision", getString(args, "precision", "bf16"), WEIGHT_PRECISIONS) as WeightPrecision;
-    const base = factorsFor(gpu, requireOneOf("--factors", getString(args, "factors", "auto"), FACTOR_CHOICES) as FactorChoice);
+    const base = factorsFor(gpu, requireOneOf("--factors", getString(args, "factors", "auto"), FACTOR_CHOICES) as FactorChoice, precision);
     const given = ["memory-efficiency", "compute-efficiency", "overhead-us"].filter((k) => args.options[k] !== undefined);
     const factors = {
       memoryEfficiency: getNumber(args, "memory-efficiency", base.factors.memoryEfficiency),

@@ -6,7 +6,7 @@
  */
 import { Command, CliError, OptionSpecs, getFlag, getNumber, getString, startCommand } from "./args";
 import { createCapture, writeCapture } from "../lib/capture";
-import { DEFAULT_ZIPF_EXPONENT, FACTOR_CHOICES, FactorChoice, factorsFor, runFields, runScenario, Placement, ScenarioResult, StepMode, WeightPrecision } from "../lib/throughput";
+import { DEFAULT_ZIPF_EXPONENT, FACTOR_CHOICES, FactorChoice, factorsFor, runFields, runScenario, Placement, ScenarioResult, StepMode, WEIGHT_PRECISIONS, WeightPrecision } from "../lib/throughput";
 import { getGpu } from "../lib/hardware";
 import { requireOneOf } from "../lib/validate";
 
@@ -22,7 +22,7 @@ const SPECS: OptionSpecs = {
   skew: { kind: "number", help: "Zipf exponent of expert popularity (0 = uniform)", default: DEFAULT_ZIPF_EXPONENT },
   seed: { kind: "int", help: "seed of the routing draws", default: 0 },
   precision: { kind: "string", help: "expert weight precision: bf16, fp8, fp4", default: "bf16" },
-  factors: { kind: "string", help: "roofline factors: auto (this GPU's calibration CSV, else the assumed defaults), defaults, or published (efficiencies fitted to DeepGEMM's H800 FP8 timings)", default: "auto" },
+  factors: { kind: "string", help: "roofline factors: auto (this GPU's calibration CSV, else the assumed defaults), defaults, or published (efficiencies fitted to published kernel timings in --precision: XLA's H100 BF16 table for bf16, DeepGEMM's H800 FP8 table for fp8 and fp4)", default: "auto" },
   overlap: { kind: "boolean", help: "hide communication behind compute (two-batch overlap)" },
   json: { kind: "boolean", help: "print one JSON object" },
   capture: { kind: "string", help: "also write the scenario and its breakdown as a capture record to this file (see `moe-lab compare`)" },
@@ -117,7 +117,8 @@ export const stepCommand: Command = {
     try {
       // Roofline factors as chosen: by default fitted to the GPU's calibration CSV when there is one, else the defaults.
       const factorChoice = requireOneOf("--factors", getString(args, "factors", "auto"), FACTOR_CHOICES) as FactorChoice;
-      const cal = factorsFor(getGpu(getString(args, "gpu", "h100")), factorChoice);
+      const precision = requireOneOf("--precision", getString(args, "precision", "bf16"), WEIGHT_PRECISIONS) as WeightPrecision;
+      const cal = factorsFor(getGpu(getString(args, "gpu", "h100")), factorChoice, precision);
       routing = {
         zipfExponent: getNumber(args, "skew", DEFAULT_ZIPF_EXPONENT),
         seed: getNumber(args, "seed", 0),
@@ -137,7 +138,7 @@ export const stepCommand: Command = {
         mode: getString(args, "mode", "decode") as StepMode,
         zipfExponent: routing.zipfExponent,
         seed: routing.seed,
-        weightPrecision: getString(args, "precision", "bf16") as WeightPrecision,
+        weightPrecision: precision,
         overlapCommunication: routing.overlapCommunication,
       });
     } catch (e) {

@@ -20,8 +20,11 @@ import {
   gemmTime,
   loadPublishedGemms,
   parsePublishedGemms,
+  publishedFitRows,
   publishedGemmFigure,
   rankExpertTime,
+  ridgeTokens,
+  rooflinePlotFigure,
   rooflineTime,
 } from "../lib/throughput";
 
@@ -92,7 +95,7 @@ test("parsePublishedGemms rejects a mistyped number, a bad layout and missing pr
   assert.throws(() => parsePublishedGemms(bad, "x.json"), (e: Error) => e instanceof RangeError && /x\.json: rows\[3\]: 336 TFLOPS implies .* us but 2268 GB\/s implies .* us/.test(e.message));
   const layout = raw();
   layout.rows[0].layout = "ragged";
-  assert.throws(() => parsePublishedGemms(layout, "x.json"), /x\.json: rows\[0\]\.layout must be one of dense, contiguous, masked, got "ragged"/);
+  assert.throws(() => parsePublishedGemms(layout, "x.json"), /x\.json: rows\[0\]\.layout must be one of dense, contiguous, masked, batched, got "ragged"/);
   const grouped = raw();
   grouped.rows[0].groups = 2;
   assert.throws(() => parsePublishedGemms(grouped, "x.json"), /rows\[0\]\.groups must be 1 for a dense GEMM, got 2/);
@@ -100,7 +103,15 @@ test("parsePublishedGemms rejects a mistyped number, a bad layout and missing pr
   delete noCommit.source.commit;
   assert.throws(() => parsePublishedGemms(noCommit, "x.json"), /x\.json: source\.commit must be a non-empty string, got undefined/);
   assert.throws(() => parsePublishedGemms([], "x.json"), TypeError);
-  assert.throws(() => loadPublishedGemms("nope.json"), /name must name a file under data\/published\/ \(known: deepgemm-h800-fp8\.json\), got "nope\.json"/);
+  assert.throws(() => loadPublishedGemms("nope.json"), /name must name a file under data\/published\/ \(known: deepgemm-h800-fp8\.json, xla-h100-bf16\.json\), got "nope\.json"/);
+  // A row faster than the GPU's dense peak cannot be a whole GEMM's kernel time.
+  const fast = raw();
+  fast.rows[17].tflops = 1990;
+  fast.rows[17].gbps = Math.round((fast.rows[17].gbps * 1990) / 1025);
+  assert.throws(() => parsePublishedGemms(fast, "x.json"), (e: Error) => e instanceof RangeError && /x\.json: rows\[17\]\.tflops is 1990, above the h800's FP8 dense peak of 1978\.9 TFLOPS/.test(e.message));
+  const unknownGpu = raw();
+  unknownGpu.gpu = "a100";
+  assert.throws(() => parsePublishedGemms(unknownGpu, "x.json"), (e: Error) => e instanceof RangeError && /^x\.json: gpu .*a100/.test(e.message));
   assert.throws(() => loadPublishedGemms("../hardware.json"), /name must be a \.json file name under data\/published\//);
 });
 
@@ -161,7 +172,14 @@ test("publishedFactors and factorsFor: published efficiencies with the default o
   assert.match(pub.source, /^efficiencies fitted to data\/published\/deepgemm-h800-fp8\.json \(16 expert rows, rms error \d+\.\d%\), overhead assumed$/);
   const h100 = getGpu("h100");
   assert.equal(factorsFor(h100, "defaults").factors, DEFAULT_FACTORS);
-  assert.deepEqual(factorsFor(h100, "published"), pub);
+  // "published" follows the expert precision: FP8 and FP4 from DeepGEMM's table, BF16 from XLA's.
+  assert.deepEqual(factorsFor(h100, "published", "fp8"), pub);
+  assert.deepEqual(factorsFor(h100, "published", "fp4"), pub);
+  const xla = publishedFactors(loadPublishedGemms("xla-h100-bf16.json"));
+  assert.deepEqual(factorsFor(h100, "published"), xla);
+  assert.match(xla.source, /^efficiencies fitted to data\/published\/xla-h100-bf16\.json \(375 rows, rms error \d+\.\d%\), overhead assumed$/);
+  assert.notEqual(xla.factors.computeEfficiency, pub.factors.computeEfficiency);
+  assert.throws(() => factorsFor(h100, "published", "int4" as never), /precision must be one of bf16, fp8, fp4, got "int4"/);
   assert.deepEqual(factorsFor(h100, "auto"), calibratedFactors(h100));
   assert.throws(() => factorsFor(h100, "measured" as never), (e: Error) => e instanceof RangeError && /choice must be one of auto, defaults, published, got "measured"/.test(e.message));
   assert.throws(() => publishedFactors(null as never), TypeError);
@@ -193,6 +211,67 @@ test("CLI --factors: expert-time and step run on the published efficiencies and 
   const sb = runCli(["step", "--model", "deepseek-v3", "--ep", "32", "--tokens", "4096", "--factors", "bogus"]);
   assert.notEqual(sb.status, 0);
   assert.match(sb.stderr, /--factors must be one of auto, defaults, published, got "bogus"/);
+  // BF16 experts take XLA's H100 table.
+  const xb = runCli(["expert-time", "--gpu", "h100", "--hidden", "7168", "--intermediate", "2048", "--tokens", "4096", "--factors", "published"]);
+  assert.equal(xb.status, 0, xb.stderr);
+  assert.match(xb.stdout, /factors: efficiencies fitted to data\/published\/xla-h100-bf16\.json \(375 rows/);
+  const sp = runCli(["step", "--model", "deepseek-v3", "--ep", "32", "--tokens", "4096", "--factors", "published", "--precision", "int4"]);
+  assert.notEqual(sp.status, 0);
+  assert.equal(sp.stderr.trim().split("\n").length, 1, sp.stderr);
+  assert.match(sp.stderr, /--precision must be one of bf16, fp8, fp4, got "int4"/);
+});
+
+test("XLA's H100 BF16 table loads: the full 3 x 5 x 5 x 5 grid, no row above the BF16 peak, batched rows for batch > 1", () => {
+  const set = loadPublishedGemms("xla-h100-bf16.json");
+  assert.equal(set.file, "data/published/xla-h100-bf16.json");
+  assert.deepEqual([set.gpu, set.precision, set.source.repo, set.source.commit], ["h100", "bf16", "openxla/xla", "71feeddf7cc3c9c7878eee18ea43c983631e6e84"]);
+  assert.equal(set.rows.length, 375);
+  const sizes = [256, 512, 1024, 2048, 4096];
+  const keys = new Set(set.rows.map((r) => `${r.groups}x${r.m}x${r.n}x${r.k}`));
+  for (const b of [1, 2, 4]) for (const m of sizes) for (const n of sizes) for (const k of sizes) assert.ok(keys.has(`${b}x${m}x${n}x${k}`), `missing ${b}x${m}x${n}x${k}`);
+  for (const r of set.rows) {
+    assert.equal(r.layout, r.groups === 1 ? "dense" : "batched");
+    assert.equal(r.gbps, undefined);
+    assert.equal(r.expert, false);
+    assert.ok(r.tflops > 0 && r.tflops <= 989.4);
+    assert.ok(Math.abs(r.seconds * r.tflops * 1e12 - 2 * r.groups * r.m * r.n * r.k) < 1e-3 * r.groups * r.m * r.n * r.k);
+  }
+  // The first row as published: 6721641025641 FLOP/s for 256^3.
+  const first = set.rows.find((r) => r.groups === 1 && r.m === 256 && r.n === 256 && r.k === 256);
+  assert.equal(first?.tflops, 6.721641025641);
+});
+
+test("the roofline fits XLA's H100 BF16 dots: efficiencies near 90% / 78%, a few-µs kernel floor, and the ridge of the defaults", () => {
+  const set = loadPublishedGemms("xla-h100-bf16.json");
+  const gpu = getGpu("h100");
+  assert.equal(publishedFitRows(set).length, 375, "no expert rows: the fit uses all rows");
+  assert.equal(publishedFitRows(loadPublishedGemms()).length, 16);
+  const fit = fitPublishedGemms(publishedFitRows(set), gpu, "bf16");
+  assert.ok(fit.factors.memoryEfficiency > 0.8 && fit.factors.memoryEfficiency <= 1);
+  assert.ok(fit.factors.computeEfficiency > 0.7 && fit.factors.computeEfficiency < 0.85);
+  assert.ok(fit.factors.overheadSeconds > 2e-6 && fit.factors.overheadSeconds < 10e-6);
+  const s = summarizeComparison(comparePublishedGemms(set.rows, gpu, fit.factors, "bf16"));
+  assert.ok(s.rmsRelativeError < 0.1 && s.rmsRelativeError > 0.02, `rms ${s.rmsRelativeError}`);
+  assert.ok(s.within25 / s.rows > 0.95);
+  // The defaults' ridge (258 tokens for DeepSeek-V3's expert) survives the fitted factors within 5%.
+  const shape = { hiddenSize: 7168, intermediateSize: 2048 };
+  assert.ok(Math.abs(ridgeTokens(shape, gpu, fit.factors) / ridgeTokens(shape, gpu) - 1) < 0.05);
+});
+
+test("rooflinePlotFigure: measured points by kernel-time band and one ceiling per factor set, capped at peak x efficiency", () => {
+  const set = loadPublishedGemms("xla-h100-bf16.json");
+  const gpu = getGpu("h100");
+  const fig = rooflinePlotFigure(set.rows, gpu, "bf16", [{ name: "a", factors: { memoryEfficiency: 0.9, computeEfficiency: 0.8, overheadSeconds: 0 } }, { name: "b", factors: DEFAULT_FACTORS, dash: "dash" }]);
+  const names = fig.data.map((t) => t.name);
+  assert.deepEqual(names, ["measured, under 10 µs", "measured, 10-100 µs", "measured, 100 µs and over", "ceiling, a", "ceiling, b"]);
+  const points = fig.data.slice(0, 3).reduce((n, t) => n + (t as { x: number[] }).x.length, 0);
+  assert.equal(points, 375);
+  const ceiling = fig.data[3] as { x: number[]; y: number[] };
+  assert.equal(Math.max(...ceiling.y), +((989.4 * 0.8)).toFixed(1));
+  // At low intensity the ceiling is bandwidth x intensity.
+  assert.ok(Math.abs(ceiling.y[0] - (ceiling.x[0] * 3.35e12 * 0.9) / 1e12) < 0.2);
+  assert.throws(() => rooflinePlotFigure([], gpu, "bf16", [{ name: "a", factors: DEFAULT_FACTORS }]), /rows must be a non-empty array/);
+  assert.throws(() => rooflinePlotFigure(set.rows, gpu, "bf16", []), /lines must be a non-empty array/);
 });
 
 test("summarizeComparison: rms, max and the rows within 15% / 25%", () => {

@@ -4,7 +4,7 @@
  * - roofline: one rank's expert time (memory- vs compute-bound) and default efficiency factors;
  * - calibration: the GPU calibration CSV (tools/calibrate_experts.py), its loader, synthetic rows;
  * - fit: fitting the factors to calibration rows, fit error per shape;
- * - published: published kernel timings (DeepGEMM on H800) to check the roofline against;
+ * - published: published kernel timings (DeepGEMM FP8 on H800, XLA BF16 on H100) to check the roofline against;
  * - comm: DeepEP dispatch/combine time;
  * - step: one MoE layer's step under expert parallelism, with its breakdown;
  * - scenario: routed batches, EPLB placement, memory, EPLB net effect, ReaLB what-if.

@@ -2,32 +2,38 @@
  * Published kernel timings (data/published/): real GEMM measurements from other projects, used to
  * check the roofline's form and its efficiency factors until moe-lab's own calibration CSV exists.
  *
- * The first set is DeepGEMM's README table (deepseek-ai/DeepGEMM a6d97a1, 2025-02-25): DeepSeek-V3's
- * GEMM shapes on an H800 (H100 compute and HBM), FP8 with BF16 output, as dense, contiguous-grouped
- * and masked-grouped launches. The table gives TFLOPS and GB/s; the time is 2 x groups x m x n x k
- * / TFLOPS, and the loader checks that the GB/s column implies the same time.
- * Introduced in notebooks/05-throughput-model.ipynb (section 3b).
+ * - DeepGEMM's README table (deepseek-ai/DeepGEMM a6d97a1, 2025-02-25): DeepSeek-V3's GEMM shapes on
+ *   an H800 (H100 compute and HBM), FP8 with BF16 output, as dense, contiguous-grouped and
+ *   masked-grouped launches. The table gives TFLOPS and GB/s; the loader checks that the GB/s column
+ *   implies the same time. Notebook 05, section 3b.
+ * - XLA's default matmul performance table (openxla/xla 71feeddf, 2025-10-21): BF16 dots on an H100
+ *   (sm_90) over a grid of batch 1-4 and m, n, k 256-4096, 375 rows. Notebook 05, section 3c.
+ * In both the time is 2 x groups x m x n x k / TFLOPS. Every row's TFLOPS must be at or below the
+ * GPU's dense peak for the precision: a faster "kernel time" cannot be a whole GEMM's.
  */
 import { readFileSync } from "fs";
-import { GpuSpec, getGpu } from "../hardware";
+import { GpuSpec, getGpu, peakFlops } from "../hardware";
 import { dataPath } from "../paths";
-import { describeValue, requireInteger, requireOneOf } from "../validate";
+import { describeValue, requireInteger, requireNumber, requireOneOf } from "../validate";
 import { CalibratedFactors, FitOptions, FitPoint, RooflineFit, UNIT_FACTORS, calibratedFactors, fitRooflinePoints } from "./fit";
 import { DEFAULT_FACTORS, GemmShape, RooflineFactors, WEIGHT_PRECISIONS, WeightPrecision, gemmTime } from "./roofline";
 
-/** How the GEMM was launched: one plain GEMM, or a grouped MoE GEMM (contiguous: prefill; masked: decode). */
-export type GemmLayout = "dense" | "contiguous" | "masked";
+/**
+ * How the GEMM was launched: one plain GEMM; a grouped MoE GEMM (contiguous: prefill; masked:
+ * decode); or a batched GEMM (groups independent GEMMs of the same shape, each with its own weights).
+ */
+export type GemmLayout = "dense" | "contiguous" | "masked" | "batched";
 
 /** The layouts a published row may have. */
-export const GEMM_LAYOUTS: readonly GemmLayout[] = ["dense", "contiguous", "masked"];
+export const GEMM_LAYOUTS: readonly GemmLayout[] = ["dense", "contiguous", "masked", "batched"];
 
 /** One published measurement. */
 export interface PublishedGemm extends GemmShape {
   layout: GemmLayout;
-  /** Published throughput, TFLOPS (rounded to an integer in the source). */
+  /** Published throughput, TFLOPS (DeepGEMM: rounded to an integer; XLA: FLOP/s / 1e12 as published). */
   tflops: number;
-  /** Published memory throughput, GB/s (rounded to an integer in the source). */
-  gbps: number;
+  /** Published memory throughput, GB/s (rounded to an integer in the source), where the source gives one. */
+  gbps?: number;
   /** What the shape is in the model, e.g. "expert: down projection (...)". */
   role: string;
   /** True for the routed-expert shapes (role starts with "expert:"). */
@@ -53,8 +59,21 @@ export interface PublishedGemmSet {
   rows: PublishedGemm[];
 }
 
-/** The published set moe-lab ships: DeepGEMM on H800, FP8. */
+/** DeepGEMM's table: H800, FP8. */
 export const DEEPGEMM_H800_FILE = "deepgemm-h800-fp8.json";
+
+/** XLA's matmul table: H100, BF16. */
+export const XLA_H100_BF16_FILE = "xla-h100-bf16.json";
+
+/** The published sets moe-lab ships. */
+export const PUBLISHED_FILES: readonly string[] = [DEEPGEMM_H800_FILE, XLA_H100_BF16_FILE];
+
+/**
+ * The published set whose efficiencies `publishedFactors` uses for each expert precision: BF16 from
+ * XLA's H100 table, FP8 from DeepGEMM's; FP4 has no published Hopper timings (Hopper computes FP4
+ * weights at the FP8 rate), so it takes FP8's.
+ */
+export const PUBLISHED_FILE_FOR: Readonly<Record<WeightPrecision, string>> = Object.freeze({ bf16: XLA_H100_BF16_FILE, fp8: DEEPGEMM_H800_FILE, fp4: DEEPGEMM_H800_FILE });
 
 /** Bytes DeepGEMM's benchmark counts for a GEMM: FP8 inputs and weights, BF16 output. */
 function deepGemmBytes(g: GemmShape): number {
@@ -83,6 +102,14 @@ export function parsePublishedGemms(raw: unknown, file: string): PublishedGemmSe
   if (typeof source !== "object" || source === null || Array.isArray(source)) throw new TypeError(`${file}: source must be an object, got ${describeValue(source)}`);
   for (const key of ["repo", "commit", "date", "file", "benchmark"]) requireString(`${file}: source.${key}`, (source as Record<string, unknown>)[key]);
   const precision = requireOneOf(`${file}: weightPrecision`, d.weightPrecision, WEIGHT_PRECISIONS) as WeightPrecision;
+  const gpu = requireString(`${file}: gpu`, d.gpu);
+  let spec: GpuSpec;
+  try {
+    spec = getGpu(gpu);
+  } catch (e) {
+    throw new RangeError(`${file}: gpu ${(e as Error).message}`);
+  }
+  const peakTflops = peakFlops(spec, precision === "bf16" ? "bf16" : "fp8") / 1e12;
   if (!Array.isArray(d.rows) || d.rows.length === 0) throw new TypeError(`${file}: rows must be a non-empty array, got ${describeValue(d.rows)}`);
   const rows = d.rows.map((r: unknown, i: number): PublishedGemm => {
     const at = `${file}: rows[${i}]`;
@@ -96,10 +123,15 @@ export function parsePublishedGemms(raw: unknown, file: string): PublishedGemmSe
       k: requireInteger(`${at}.k`, o.k, { min: 1 }),
     };
     if (layout === "dense" && shape.groups !== 1) throw new RangeError(`${at}.groups must be 1 for a dense GEMM, got ${shape.groups}`);
-    const tflops = requireInteger(`${at}.tflops`, o.tflops, { min: 1 });
-    const gbps = requireInteger(`${at}.gbps`, o.gbps, { min: 1 });
+    const tflops = requireNumber(`${at}.tflops`, o.tflops, { min: 0 });
+    if (tflops === 0) throw new RangeError(`${at}.tflops must be > 0, got 0`);
+    if (tflops > peakTflops) {
+      throw new RangeError(`${at}.tflops is ${tflops}, above the ${gpu}'s ${precision === "bf16" ? "BF16" : "FP8"} dense peak of ${peakTflops} TFLOPS: that time cannot be a whole GEMM's (is a number mistyped?)`);
+    }
     const role = requireString(`${at}.role`, o.role);
     const seconds = (2 * shape.groups * shape.m * shape.n * shape.k) / (tflops * 1e12);
+    if (o.gbps === undefined) return { layout, ...shape, tflops, role, expert: role.startsWith("expert:"), seconds };
+    const gbps = requireInteger(`${at}.gbps`, o.gbps, { min: 1 });
     const fromBandwidth = deepGemmBytes(shape) / (gbps * 1e9);
     if (Math.abs(fromBandwidth / seconds - 1) > 0.01) {
       throw new RangeError(`${at}: ${tflops} TFLOPS implies ${(seconds * 1e6).toFixed(2)} us but ${gbps} GB/s implies ${(fromBandwidth * 1e6).toFixed(2)} us; the two must agree within 1% (is a number mistyped?)`);
@@ -110,7 +142,7 @@ export function parsePublishedGemms(raw: unknown, file: string): PublishedGemmSe
     file,
     description: requireString(`${file}: description`, d.description),
     source: source as Record<string, string>,
-    gpu: requireString(`${file}: gpu`, d.gpu),
+    gpu,
     gpuName: requireString(`${file}: gpuName`, d.gpuName),
     toolchain: requireString(`${file}: toolchain`, d.toolchain),
     precision,
@@ -121,8 +153,8 @@ export function parsePublishedGemms(raw: unknown, file: string): PublishedGemmSe
 
 /**
  * Loads a published-measurements file from data/published/.
- * @param name file name under data/published/ (default DeepGEMM's H800 table).
- * @throws {RangeError} when the file does not exist (listing the known one); parse errors as `parsePublishedGemms`.
+ * @param name file name under data/published/ (default DeepGEMM's H800 table; `PUBLISHED_FILES` lists them).
+ * @throws {RangeError} when the file does not exist (listing the known ones); parse errors as `parsePublishedGemms`.
  * @example loadPublishedGemms().gpu // => "h800"
  */
 export function loadPublishedGemms(name: string = DEEPGEMM_H800_FILE): PublishedGemmSet {
@@ -132,7 +164,7 @@ export function loadPublishedGemms(name: string = DEEPGEMM_H800_FILE): Published
   try {
     text = readFileSync(dataPath("published", name), "utf8");
   } catch {
-    throw new RangeError(`name must name a file under data/published/ (known: ${DEEPGEMM_H800_FILE}), got ${describeValue(name)}`);
+    throw new RangeError(`name must name a file under data/published/ (known: ${PUBLISHED_FILES.join(", ")}), got ${describeValue(name)}`);
   }
   return parsePublishedGemms(JSON.parse(text), `data/published/${name}`);
 }
@@ -188,20 +220,31 @@ export function comparePublishedGemms(rows: readonly PublishedGemm[], gpu: GpuSp
 }
 
 /**
- * Roofline factors from published timings: the efficiencies fitted to the set's routed-expert
- * rows, with `DEFAULT_FACTORS`' overhead (profiler kernel times carry no launch or gating cost,
- * so the fit's overhead is not the step model's).
+ * The rows a set's factors are fitted to: its routed-expert rows where it marks some (DeepGEMM),
+ * else all of its rows (XLA's shape grid).
+ * @example publishedFitRows(loadPublishedGemms()).length // => 16
+ */
+export function publishedFitRows(set: PublishedGemmSet): PublishedGemm[] {
+  if (typeof set !== "object" || set === null || !Array.isArray(set.rows)) throw new TypeError(`set must be a published set from loadPublishedGemms, got ${describeValue(set)}`);
+  const experts = set.rows.filter((r) => r.expert);
+  return experts.length > 0 ? experts : set.rows.slice();
+}
+
+/**
+ * Roofline factors from published timings: the efficiencies fitted to the set's fit rows
+ * (`publishedFitRows`), with `DEFAULT_FACTORS`' overhead (profiler kernel times carry no launch or
+ * gating cost, so the fit's overhead is not the step model's).
  * @param set published measurements (default DeepGEMM's H800 table).
  * @example publishedFactors().source // => "efficiencies fitted to data/published/deepgemm-h800-fp8.json (16 expert rows, rms error 10.7%), overhead assumed"
  */
 export function publishedFactors(set: PublishedGemmSet = loadPublishedGemms()): CalibratedFactors {
-  if (typeof set !== "object" || set === null || !Array.isArray(set.rows)) throw new TypeError(`set must be a published set from loadPublishedGemms, got ${describeValue(set)}`);
-  const rows = set.rows.filter((r) => r.expert);
+  const rows = publishedFitRows(set);
   const fit = fitPublishedGemms(rows, getGpu(set.gpu), set.precision);
+  const what = rows.length === set.rows.length ? "rows" : "expert rows";
   return {
     factors: { memoryEfficiency: fit.factors.memoryEfficiency, computeEfficiency: fit.factors.computeEfficiency, overheadSeconds: DEFAULT_FACTORS.overheadSeconds },
     measured: false,
-    source: `efficiencies fitted to ${set.file} (${fit.rows} expert rows, rms error ${(fit.rmsRelativeError * 100).toFixed(1)}%), overhead assumed`,
+    source: `efficiencies fitted to ${set.file} (${fit.rows} ${what}, rms error ${(fit.rmsRelativeError * 100).toFixed(1)}%), overhead assumed`,
   };
 }
 
@@ -214,16 +257,20 @@ export const FACTOR_CHOICES: readonly FactorChoice[] = ["auto", "defaults", "pub
 /**
  * The roofline factors for a GPU by choice: "auto" is `calibratedFactors` (fitted to the GPU's
  * calibration CSV when one exists, else the assumed defaults); "defaults" is `DEFAULT_FACTORS`;
- * "published" is `publishedFactors()`. The result's `source` says which.
+ * "published" is `publishedFactors` of the set measured in the expert precision
+ * (`PUBLISHED_FILE_FOR`: BF16 from XLA's H100 table, FP8 and FP4 from DeepGEMM's H800 table).
+ * The result's `source` says which.
+ * @param precision the experts' weight precision (picks the published set; default "bf16").
  * @param directory calibration folder for "auto" (default "data/calibration").
- * @throws {TypeError|RangeError} for an unknown choice (listing the known ones).
+ * @throws {TypeError|RangeError} for an unknown choice or precision (listing the known ones).
  * @example factorsFor(getGpu("h100"), "defaults").factors === DEFAULT_FACTORS // => true
  */
-export function factorsFor(gpu: GpuSpec, choice: FactorChoice = "auto", directory = "data/calibration"): CalibratedFactors {
+export function factorsFor(gpu: GpuSpec, choice: FactorChoice = "auto", precision: WeightPrecision = "bf16", directory = "data/calibration"): CalibratedFactors {
   if (!gpu || typeof gpu !== "object" || typeof gpu.id !== "string") throw new TypeError(`gpu must be a GPU spec from data/hardware.json, got ${describeValue(gpu)}`);
   requireOneOf("choice", choice, FACTOR_CHOICES);
+  requireOneOf("precision", precision, WEIGHT_PRECISIONS);
   if (choice === "defaults") return { factors: DEFAULT_FACTORS, measured: false, source: "assumed defaults (chosen)" };
-  if (choice === "published") return publishedFactors();
+  if (choice === "published") return publishedFactors(loadPublishedGemms(PUBLISHED_FILE_FOR[precision]));
   return calibratedFactors(gpu, directory);
 }
 

@@ -1,14 +1,16 @@
 /**
  * Tables and charts of the throughput model, for notebooks 05 and 07: a markdown table builder,
  * the stacked step-breakdown chart, the roofline curve with (optional) measured points, and the
- * published-GEMM chart (achieved TFLOPS against tokens per expert, measured and modelled).
+ * published-GEMM chart (achieved TFLOPS against tokens per expert, measured and modelled) and the
+ * roofline plot of published rows (achieved TFLOPS against arithmetic intensity).
  * Introduced in notebooks/05-throughput-model.ipynb.
  */
 import type { GpuSpec } from "../hardware";
 import { COLORS, Figure, figure, horizontalLine, withLines } from "../charts";
-import { peakFlops } from "../hardware";
+import { hbmBytesPerSecond, peakFlops } from "../hardware";
 import { describeValue } from "../validate";
 import type { CalibrationRow } from "./calibration";
+import { UNIT_FACTORS } from "./fit";
 import type { PublishedGemm } from "./published";
 import { RooflineFactors, WeightPrecision, gemmTime } from "./roofline";
 import type { StepBreakdown } from "./step";
@@ -160,5 +162,77 @@ export function publishedGemmFigure(
       },
     }),
     [horizontalLine(peak, COLORS.muted, `${precision === "bf16" ? "BF16" : "FP8"} dense peak ${peak.toFixed(0)}`)],
+  );
+}
+
+/** The kernel-time bands `rooflinePlotFigure` colours its points by (upper bounds in seconds). */
+const TIME_BANDS: ReadonlyArray<{ below: number; name: string; color: string }> = [
+  { below: 10e-6, name: "measured, under 10 µs", color: COLORS.hot },
+  { below: 100e-6, name: "measured, 10-100 µs", color: COLORS.cap },
+  { below: Infinity, name: "measured, 100 µs and over", color: COLORS.base },
+];
+
+/**
+ * The classic roofline plot of published rows: achieved TFLOPS against arithmetic intensity
+ * (FLOPs per byte of HBM traffic, as `gemmTime` counts bytes), log-log, with each factor set's
+ * ceiling min(peak x computeEfficiency, intensity x bandwidth x memoryEfficiency). The ceiling
+ * leaves out the per-kernel overhead, so points below it are either short kernels (coloured by
+ * measured time) or shapes the roofline misses.
+ * @param rows published rows (any shapes).
+ * @param lines factor sets whose ceilings to draw.
+ * @throws {TypeError} for empty rows or lines.
+ * @example rooflinePlotFigure(set.rows, getGpu("h100"), "bf16", [{ name: "fitted", factors }]).data.length // => 3 time bands + 1 line
+ */
+export function rooflinePlotFigure(rows: readonly PublishedGemm[], gpu: GpuSpec, precision: WeightPrecision, lines: readonly FactorLine[]): Figure {
+  if (!Array.isArray(rows) || rows.length === 0) throw new TypeError(`rows must be a non-empty array of published GEMM rows, got ${describeValue(rows)}`);
+  if (!Array.isArray(lines) || lines.length === 0) throw new TypeError(`lines must be a non-empty array of {name, factors}, got ${describeValue(lines)}`);
+  const points = rows.map((r) => {
+    const t = gemmTime(r, gpu, UNIT_FACTORS, precision);
+    return { r, intensity: t.flops / (t.weightBytes + t.activationBytes) };
+  });
+  const traces: Record<string, unknown>[] = [];
+  let lower = 0;
+  for (const band of TIME_BANDS) {
+    const inBand = points.filter((p) => p.r.seconds >= lower && p.r.seconds < band.below);
+    lower = band.below;
+    if (inBand.length === 0) continue;
+    traces.push({
+      type: "scatter",
+      mode: "markers",
+      name: band.name,
+      x: inBand.map((p) => +p.intensity.toFixed(2)),
+      y: inBand.map((p) => +p.r.tflops.toFixed(1)),
+      text: inBand.map((p) => `${p.r.groups > 1 ? `${p.r.groups} × ` : ""}${p.r.m}×${p.r.n}×${p.r.k}, ${(p.r.seconds * 1e6).toFixed(1)} µs`),
+      marker: { color: band.color, size: 6, opacity: 0.75 },
+    });
+  }
+  const intensities = points.map((p) => p.intensity);
+  const lo = Math.min(...intensities) / 1.5;
+  const hi = Math.max(...intensities) * 1.5;
+  const xs = Array.from({ length: 41 }, (_, i) => lo * Math.pow(hi / lo, i / 40));
+  const peak = peakFlops(gpu, precision === "bf16" ? "bf16" : "fp8");
+  const bandwidth = hbmBytesPerSecond(gpu);
+  lines.forEach((l, i) => {
+    traces.push({
+      type: "scatter",
+      mode: "lines",
+      name: `ceiling, ${l.name}`,
+      x: xs.map((x) => +x.toFixed(2)),
+      y: xs.map((x) => +(Math.min(peak * l.factors.computeEfficiency, x * bandwidth * l.factors.memoryEfficiency) / 1e12).toFixed(1)),
+      line: { color: i === 0 ? COLORS.mean : COLORS.muted, dash: l.dash ?? "solid" },
+    });
+  });
+  return withLines(
+    figure(traces, {
+      title: `Roofline plot: ${rows.length} measured GEMMs against the fitted ceiling`,
+      layout: {
+        xaxis: { type: "log", title: { text: "arithmetic intensity (FLOPs per byte of HBM traffic)" } },
+        yaxis: { type: "log", title: { text: "TFLOPS" } },
+        legend: { orientation: "h", y: -0.22 },
+        height: 460,
+        margin: { l: 60, r: 20, t: 50, b: 120 },
+      },
+    }),
+    [horizontalLine(peak / 1e12, COLORS.muted, `${precision === "bf16" ? "BF16" : "FP8"} dense peak ${(peak / 1e12).toFixed(0)}`)],
   );
 }
