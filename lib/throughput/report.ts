@@ -149,12 +149,17 @@ export function publishedGemmFigure(
       marker: { color, size: 8, symbol: "circle-open" },
     });
   });
+  return tflopsFigure(traces, "Achieved TFLOPS vs tokens per expert: published kernel timings against the roofline", "tokens per expert (m per group)", gpu, precision);
+}
+
+/** A log-log TFLOPS chart with the precision's dense peak as a reference line (the published-GEMM charts). */
+function tflopsFigure(traces: Record<string, unknown>[], title: string, xTitle: string, gpu: GpuSpec, precision: WeightPrecision): Figure {
   const peak = peakFlops(gpu, precision === "bf16" ? "bf16" : "fp8") / 1e12;
   return withLines(
     figure(traces, {
-      title: "Achieved TFLOPS vs tokens per expert: published kernel timings against the roofline",
+      title,
       layout: {
-        xaxis: { type: "log", title: { text: "tokens per expert (m per group)" } },
+        xaxis: { type: "log", title: { text: xTitle } },
         yaxis: { type: "log", title: { text: "TFLOPS" } },
         legend: { orientation: "h", y: -0.25 },
         height: 460,
@@ -222,17 +227,5 @@ export function rooflinePlotFigure(rows: readonly PublishedGemm[], gpu: GpuSpec,
       line: { color: i === 0 ? COLORS.mean : COLORS.muted, dash: l.dash ?? "solid" },
     });
   });
-  return withLines(
-    figure(traces, {
-      title: `Roofline plot: ${rows.length} measured GEMMs against the fitted ceiling`,
-      layout: {
-        xaxis: { type: "log", title: { text: "arithmetic intensity (FLOPs per byte of HBM traffic)" } },
-        yaxis: { type: "log", title: { text: "TFLOPS" } },
-        legend: { orientation: "h", y: -0.22 },
-        height: 460,
-        margin: { l: 60, r: 20, t: 50, b: 120 },
-      },
-    }),
-    [horizontalLine(peak / 1e12, COLORS.muted, `${precision === "bf16" ? "BF16" : "FP8"} dense peak ${(peak / 1e12).toFixed(0)}`)],
-  );
+  return tflopsFigure(traces, `Roofline plot: ${rows.length} measured GEMMs against the fitted ceiling`, "arithmetic intensity (FLOPs per byte of HBM traffic)", gpu, precision);
 }
