@@ -50,7 +50,10 @@ export interface DeepEpLowLatencyRow {
 
 /** DeepEP's published measurements (H800). */
 export interface DeepEpTables {
+  /** GPU id (in `gpus`) the tables were measured on. */
   measuredOn: string;
+  /** That GPU's NVLink bandwidth (GB/s, bidirectional): the basis for scaling the intranode row to another GPU. */
+  measuredOnNvlinkBidirGBps: number;
   normal: DeepEpNormalRow[];
   lowLatency: DeepEpLowLatencyRow[];
   /** Tokens per rank of the low-latency benchmark (128). */
@@ -132,10 +135,12 @@ export function parseHardware(raw: unknown): HardwareData {
       if (!(rows[i].ep > rows[i - 1].ep)) throw new RangeError(`${name}.rows must be sorted by ep, ascending: row ${i} has ep ${rows[i].ep}`);
     }
   }
+  const measuredOn = requireOneOf("deepep.measuredOn", dep.measuredOn, Object.keys(gpus));
   return {
     gpus,
     deepep: {
-      measuredOn: typeof dep.measuredOn === "string" ? dep.measuredOn : "unknown",
+      measuredOn,
+      measuredOnNvlinkBidirGBps: gpus[measuredOn].nvlinkBidirGBps,
       normal,
       lowLatency,
       lowLatencyTokensPerRank: requireNumber("deepep.lowLatency.tokensPerRank", llT.tokensPerRank, { min: 1 }),

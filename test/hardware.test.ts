@@ -50,5 +50,10 @@ test("parseHardware names the malformed field", () => {
   const unsorted = JSON.parse(JSON.stringify(raw));
   unsorted.deepep.normal.rows.reverse();
   assert.throws(() => parseHardware(unsorted), /deepep\.normal\.rows must be sorted by ep/);
+  // The DeepEP tables must name a GPU of the file: its NVLink is the basis of the intranode scaling.
+  const unknownGpu = JSON.parse(JSON.stringify(raw));
+  unknownGpu.deepep.measuredOn = "a100";
+  assert.throws(() => parseHardware(unknownGpu), /deepep\.measuredOn must be one of h100, h200, h800, got "a100"/);
+  assert.equal(parseHardware(raw).deepep.measuredOnNvlinkBidirGBps, 400);
   assert.throws(() => parseHardware(null), TypeError);
 });

@@ -20,6 +20,8 @@ import {
   gemmTime,
   loadPublishedGemms,
   parsePublishedGemms,
+  loadPublishedAllToAll,
+  parsePublishedAllToAll,
   publishedFitRows,
   publishedGemmFigure,
   rankExpertTime,
@@ -287,4 +289,28 @@ test("summarizeComparison: rms, max and the rows within 15% / 25%", () => {
   assert.equal(s.within15, 1);
   assert.equal(s.within25, 2);
   assert.throws(() => summarizeComparison([]), /comparisons must be a non-empty array/);
+});
+
+test("XLA's 8 x H100 all-to-all loads: sizes 1 KiB to 2 GiB, send rate 7/8 of the throughput, refused above NVLink", () => {
+  const a = loadPublishedAllToAll();
+  assert.deepEqual([a.file, a.gpu, a.devices, a.rows.length, a.source.commit], ["data/published/xla-h100-all-to-all.json", "h100", 8, 22, "71feeddf7cc3c9c7878eee18ea43c983631e6e84"]);
+  a.rows.forEach((r, i) => {
+    assert.equal(r.tensorBytes, 1024 * 2 ** i, "powers of two from 1 KiB");
+    assert.equal(r.sendGBps, (r.bytesPerSecond * 7) / 8 / 1e9);
+    assert.equal(r.seconds, r.tensorBytes / r.bytesPerSecond);
+  });
+  // Large messages approach (but do not pass) one direction of the H100's 900 GB/s NVLink.
+  const last = a.rows[a.rows.length - 1];
+  assert.ok(last.sendGBps > 300 && last.sendGBps < 450);
+  const doc = (): Record<string, any> => JSON.parse(readFileSync(dataPath("published", "xla-h100-all-to-all.json"), "utf8"));
+  const fast = doc();
+  fast.rows[21].bytesPerSecond = 600e9;
+  assert.throws(() => parsePublishedAllToAll(fast, "a.json"), (e: Error) => e instanceof RangeError && /a\.json: rows\[21\]: sends 525\.0 GB\/s per device, above the h100's NVLink bandwidth in one direction \(450 GB\/s\)/.test(e.message));
+  const order = doc();
+  order.rows[3].tensorBytes = 1024;
+  assert.throws(() => parsePublishedAllToAll(order, "a.json"), /a\.json: rows\[3\]\.tensorBytes must be an integer >= 4097, got 1024/);
+  const one = doc();
+  one.devices = 1;
+  assert.throws(() => parsePublishedAllToAll(one, "a.json"), /a\.json: devices must be an integer >= 2, got 1/);
+  assert.throws(() => loadPublishedAllToAll("none.json"), /name must name a file under data\/published\/ \(known: xla-h100-all-to-all\.json\), got "none\.json"/);
 });

@@ -152,6 +152,29 @@ test("all-to-all: DeepEP interpolation, kernel choice, EP1 costs nothing, hot ra
   assert.ok(hot.seconds > ll.seconds * 3);
 });
 
+test("all-to-all inside a node: the normal kernels' EP <= 8 row scales with NVLink bandwidth, nothing else does", () => {
+  const at = (ep: number, tokens: number, gpu: string) =>
+    allToAllTime({ tokensPerRank: tokens, topK: 8, hiddenSize: 7168, ep, nvlinkBidirGBps: getGpu(gpu).nvlinkBidirGBps }, hw.deepep);
+  assert.equal(hw.deepep.measuredOn, "h800");
+  assert.equal(hw.deepep.measuredOnNvlinkBidirGBps, 400);
+  const h800 = at(8, 4096, "h800");
+  const h100 = at(8, 4096, "h100");
+  assert.deepEqual([h800.kernel, h800.nvlinkScale, h800.dispatchGBps, h800.combineGBps], ["normal", 1, 153, 158]);
+  assert.deepEqual([h100.nvlinkScale, h100.dispatchGBps, h100.combineGBps], [2.25, 153 * 2.25, 158 * 2.25]);
+  assert.equal(h100.dispatchBytes, h800.dispatchBytes);
+  close(h100.dispatchSeconds - 10e-6, (h800.dispatchSeconds - 10e-6) / 2.25, 1e-9);
+  // Without a GPU's NVLink figure nothing is scaled (the tables' own GPU).
+  assert.equal(allToAllTime({ tokensPerRank: 4096, topK: 8, hiddenSize: 7168, ep: 8 }, hw.deepep).dispatchGBps, 153);
+  // Across nodes (EP 16+) and for the low-latency kernels the NIC or latency bounds: no scaling.
+  assert.deepEqual([at(16, 4096, "h100").nvlinkScale, at(16, 4096, "h100").dispatchGBps], [1, 43]);
+  assert.deepEqual([at(8, 128, "h100").kernel, at(8, 128, "h100").nvlinkScale, at(8, 128, "h100").dispatchGBps], ["lowLatency", 1, 98]);
+  assert.throws(() => allToAllTime({ tokensPerRank: 1, topK: 8, hiddenSize: 7168, ep: 8, nvlinkBidirGBps: 0 }, hw.deepep), /nvlinkBidirGBps must be a finite number > 0, got 0/);
+  // stepTime passes the GPU's NVLink: an H100 EP8 prefill spends less on communication than an H800 one.
+  const dsv3 = stepModelFromSpec(loadModel("deepseek-v3"));
+  const step = (gpu: string) => stepTime({ model: dsv3, gpu: getGpu(gpu), deepep: hw.deepep, ep: 8, batchTokens: 8 * 4096, mode: "prefill", contextTokens: 4096 });
+  assert.ok(step("h100").communicationSeconds < step("h800").communicationSeconds / 2);
+});
+
 test("rankWorkFromLoads: contiguous and replicated placements; EP must divide the slots", () => {
   assert.deepEqual(rankWorkFromLoads([6, 0, 2, 2], 2), [{ tokens: 6, activeExperts: 1 }, { tokens: 4, activeExperts: 2 }]);
   // expert 0 replicated twice: its 6 tokens split 3 + 3 over ranks 0 and 1

@@ -11,6 +11,10 @@
  * low-latency benchmark's 128 tokens per rank) use the low-latency kernel's bandwidth, larger
  * ones the normal kernel's; EP degrees between table rows interpolate on log2(ep), outside
  * them clamp to the nearest row.
+ * The tables are H800 measurements. Between nodes they hold for H100 and H200 too (the same 400 Gb/s
+ * NIC); inside a node (normal kernels at EP <= 8, NVLink only) the bandwidth is scaled by the GPU's
+ * NVLink bandwidth over the H800's (900 / 400 GB/s for H100 and H200), which XLA's measured NCCL
+ * all-to-all on 8 H100s corroborates (notebook 05, section 6b).
  * Introduced in notebooks/05-throughput-model.ipynb.
  */
 import type { DeepEpTables } from "../hardware";
@@ -41,6 +45,11 @@ export interface AllToAllInput {
   kernel?: AllToAllKernel | "auto";
   /** Fixed latency per call (microseconds), default `DEFAULT_ALL_TO_ALL_LATENCY_US`. */
   fixedLatencyUs?: number;
+  /**
+   * This GPU's NVLink bandwidth (GB/s, bidirectional). The normal kernels' intranode row (EP <= 8)
+   * is scaled by it over the bandwidth of the GPU DeepEP measured on. Default: that GPU's (no scaling).
+   */
+  nvlinkBidirGBps?: number;
 }
 
 /** Modelled dispatch and combine. */
@@ -55,6 +64,8 @@ export interface AllToAllTime {
   /** Bytes moved by the busiest rank in each direction. */
   dispatchBytes: number;
   combineBytes: number;
+  /** Factor applied to the table's bandwidth: NVLink ratio for the normal kernels at EP <= 8, else 1. */
+  nvlinkScale: number;
 }
 
 /**
@@ -88,6 +99,7 @@ export function allToAllTime(input: AllToAllInput, deepep: DeepEpTables): AllToA
   const ep = requireInteger("ep", input.ep, { min: 1 });
   const latencyUs = requireNumber("fixedLatencyUs", input.fixedLatencyUs ?? DEFAULT_ALL_TO_ALL_LATENCY_US, { min: 0 });
   const kernelIn = requireOneOf("kernel", input.kernel ?? "auto", ["auto", "normal", "lowLatency"]);
+  const nvlink = requireNumber("nvlinkBidirGBps", input.nvlinkBidirGBps ?? deepep.measuredOnNvlinkBidirGBps, { min: 0, minExclusive: true });
   const kernel: AllToAllKernel = kernelIn === "auto" ? (tokens <= deepep.lowLatencyTokensPerRank ? "lowLatency" : "normal") : kernelIn;
   // Normal kernels send a token once per destination node (RDMA) or GPU (NVLink, EP <= 8) and fan
   // out locally; low-latency kernels send one copy per expert (DeepEP's stated volumes).
@@ -97,12 +109,14 @@ export function allToAllTime(input: AllToAllInput, deepep: DeepEpTables): AllToA
   const dispatchBytes = copies * (hidden + (hidden / 128) * 4);
   const combineBytes = copies * hidden * 2;
   const table = kernel === "normal" ? deepep.normal : deepep.lowLatency;
-  const dispatchGBps = interpolateOnEp(table as readonly { ep: number; dispatchGBps: number }[], ep, (r) => r.dispatchGBps);
-  const combineGBps = interpolateOnEp(table as readonly { ep: number; combineGBps: number }[], ep, (r) => r.combineGBps);
+  // Inside a node the normal kernels run on NVLink only: scale the H800's row by NVLink bandwidth.
+  const nvlinkScale = kernel === "normal" && ep <= 8 ? nvlink / deepep.measuredOnNvlinkBidirGBps : 1;
+  const dispatchGBps = nvlinkScale * interpolateOnEp(table as readonly { ep: number; dispatchGBps: number }[], ep, (r) => r.dispatchGBps);
+  const combineGBps = nvlinkScale * interpolateOnEp(table as readonly { ep: number; combineGBps: number }[], ep, (r) => r.combineGBps);
   if (ep === 1 || copies === 0) {
-    return { seconds: 0, dispatchSeconds: 0, combineSeconds: 0, kernel, dispatchGBps, combineGBps, dispatchBytes: 0, combineBytes: 0 };
+    return { seconds: 0, dispatchSeconds: 0, combineSeconds: 0, kernel, dispatchGBps, combineGBps, dispatchBytes: 0, combineBytes: 0, nvlinkScale };
   }
   const dispatchSeconds = latencyUs * 1e-6 + dispatchBytes / (dispatchGBps * 1e9);
   const combineSeconds = latencyUs * 1e-6 + combineBytes / (combineGBps * 1e9);
-  return { seconds: dispatchSeconds + combineSeconds, dispatchSeconds, combineSeconds, kernel, dispatchGBps, combineGBps, dispatchBytes, combineBytes };
+  return { seconds: dispatchSeconds + combineSeconds, dispatchSeconds, combineSeconds, kernel, dispatchGBps, combineGBps, dispatchBytes, combineBytes, nvlinkScale };
 }

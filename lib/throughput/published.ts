@@ -85,6 +85,36 @@ function requireString(name: string, value: unknown): string {
   return value;
 }
 
+/** Reads a JSON file under data/published/ by plain file name; `known` lists the valid names for the error. */
+function readPublished(name: string, known: readonly string[]): unknown {
+  requireString("name", name);
+  if (!/^[A-Za-z0-9._-]+\.json$/.test(name)) throw new RangeError(`name must be a .json file name under data/published/ (e.g. ${known[0]}), got ${describeValue(name)}`);
+  let text: string;
+  try {
+    text = readFileSync(dataPath("published", name), "utf8");
+  } catch {
+    throw new RangeError(`name must name a file under data/published/ (known: ${known.join(", ")}), got ${describeValue(name)}`);
+  }
+  return JSON.parse(text);
+}
+
+/** The checks every published document shares: an object, version 1, full provenance, a known GPU. */
+function publishedHeader(raw: unknown, file: string): { d: Record<string, unknown>; source: Record<string, string>; gpu: string; spec: GpuSpec } {
+  requireString("file", file);
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new TypeError(`${file} must hold a JSON object, got ${describeValue(raw)}`);
+  const d = raw as Record<string, unknown>;
+  requireInteger(`${file}: version`, d.version, { min: 1, max: 1 });
+  const source = d.source;
+  if (typeof source !== "object" || source === null || Array.isArray(source)) throw new TypeError(`${file}: source must be an object, got ${describeValue(source)}`);
+  for (const key of ["repo", "commit", "date", "file", "benchmark"]) requireString(`${file}: source.${key}`, (source as Record<string, unknown>)[key]);
+  const gpu = requireString(`${file}: gpu`, d.gpu);
+  try {
+    return { d, source: source as Record<string, string>, gpu, spec: getGpu(gpu) };
+  } catch (e) {
+    throw new RangeError(`${file}: gpu ${(e as Error).message}`);
+  }
+}
+
 /**
  * Checks and converts a published-measurements document (the JSON under data/published/).
  * Each row's GB/s must imply the same kernel time as its TFLOPS (within 1%; both are rounded
@@ -94,21 +124,8 @@ function requireString(name: string, value: unknown): string {
  * @example parsePublishedGemms(JSON.parse(text), "data/published/deepgemm-h800-fp8.json").rows.length // => 28
  */
 export function parsePublishedGemms(raw: unknown, file: string): PublishedGemmSet {
-  requireString("file", file);
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new TypeError(`${file} must hold a JSON object, got ${describeValue(raw)}`);
-  const d = raw as Record<string, unknown>;
-  requireInteger(`${file}: version`, d.version, { min: 1, max: 1 });
-  const source = d.source;
-  if (typeof source !== "object" || source === null || Array.isArray(source)) throw new TypeError(`${file}: source must be an object, got ${describeValue(source)}`);
-  for (const key of ["repo", "commit", "date", "file", "benchmark"]) requireString(`${file}: source.${key}`, (source as Record<string, unknown>)[key]);
+  const { d, source, gpu, spec } = publishedHeader(raw, file);
   const precision = requireOneOf(`${file}: weightPrecision`, d.weightPrecision, WEIGHT_PRECISIONS) as WeightPrecision;
-  const gpu = requireString(`${file}: gpu`, d.gpu);
-  let spec: GpuSpec;
-  try {
-    spec = getGpu(gpu);
-  } catch (e) {
-    throw new RangeError(`${file}: gpu ${(e as Error).message}`);
-  }
   const peakTflops = peakFlops(spec, precision === "bf16" ? "bf16" : "fp8") / 1e12;
   if (!Array.isArray(d.rows) || d.rows.length === 0) throw new TypeError(`${file}: rows must be a non-empty array, got ${describeValue(d.rows)}`);
   const rows = d.rows.map((r: unknown, i: number): PublishedGemm => {
@@ -141,7 +158,7 @@ export function parsePublishedGemms(raw: unknown, file: string): PublishedGemmSe
   return {
     file,
     description: requireString(`${file}: description`, d.description),
-    source: source as Record<string, string>,
+    source,
     gpu,
     gpuName: requireString(`${file}: gpuName`, d.gpuName),
     toolchain: requireString(`${file}: toolchain`, d.toolchain),
@@ -158,15 +175,7 @@ export function parsePublishedGemms(raw: unknown, file: string): PublishedGemmSe
  * @example loadPublishedGemms().gpu // => "h800"
  */
 export function loadPublishedGemms(name: string = DEEPGEMM_H800_FILE): PublishedGemmSet {
-  requireString("name", name);
-  if (!/^[A-Za-z0-9._-]+\.json$/.test(name)) throw new RangeError(`name must be a .json file name under data/published/ (e.g. ${DEEPGEMM_H800_FILE}), got ${describeValue(name)}`);
-  let text: string;
-  try {
-    text = readFileSync(dataPath("published", name), "utf8");
-  } catch {
-    throw new RangeError(`name must name a file under data/published/ (known: ${PUBLISHED_FILES.join(", ")}), got ${describeValue(name)}`);
-  }
-  return parsePublishedGemms(JSON.parse(text), `data/published/${name}`);
+  return parsePublishedGemms(readPublished(name, PUBLISHED_FILES), `data/published/${name}`);
 }
 
 function requireRows(rows: readonly PublishedGemm[]): void {
@@ -301,4 +310,67 @@ export function summarizeComparison(comparisons: readonly PublishedGemmCompariso
     within15: errors.filter((e) => e <= 0.15).length,
     within25: errors.filter((e) => e <= 0.25).length,
   };
+}
+
+/** XLA's measured all-to-all on one node of 8 H100s. */
+export const XLA_H100_ALL_TO_ALL_FILE = "xla-h100-all-to-all.json";
+
+/** One published all-to-all measurement. */
+export interface PublishedAllToAllRow {
+  /** Each device's tensor (bytes). */
+  tensorBytes: number;
+  /** Published throughput: tensorBytes / run time (bytes per second). */
+  bytesPerSecond: number;
+  /** What each device sends to the others, per second: (devices - 1) / devices of the tensor (GB/s). */
+  sendGBps: number;
+  /** Run time implied by the throughput (seconds). */
+  seconds: number;
+}
+
+/** A file of published all-to-all measurements. */
+export interface PublishedAllToAll {
+  file: string;
+  description: string;
+  source: Record<string, string>;
+  /** GPU id in data/hardware.json. */
+  gpu: string;
+  /** Devices in the all-to-all (one replica group). */
+  devices: number;
+  rows: PublishedAllToAllRow[];
+}
+
+/**
+ * Loads and checks a published all-to-all file from data/published/ (default XLA's 8 x H100 table).
+ * Tensor sizes must increase; each row's send rate must be at or below the GPU's NVLink bandwidth in
+ * one direction (half the bidirectional figure), which a real all-to-all inside a node cannot beat.
+ * @throws {RangeError|TypeError} naming the file, row and field for a missing file or malformed data.
+ * @example loadPublishedAllToAll().rows.length // => 22
+ */
+export function loadPublishedAllToAll(name: string = XLA_H100_ALL_TO_ALL_FILE): PublishedAllToAll {
+  return parsePublishedAllToAll(readPublished(name, [XLA_H100_ALL_TO_ALL_FILE]), `data/published/${name}`);
+}
+
+/**
+ * Checks and converts a published all-to-all document (see `loadPublishedAllToAll`).
+ * @throws {TypeError|RangeError} naming the field and row.
+ * @example parsePublishedAllToAll(JSON.parse(text), "data/published/xla-h100-all-to-all.json").devices // => 8
+ */
+export function parsePublishedAllToAll(raw: unknown, file: string): PublishedAllToAll {
+  const { d, source, gpu, spec } = publishedHeader(raw, file);
+  const devices = requireInteger(`${file}: devices`, d.devices, { min: 2 });
+  if (!Array.isArray(d.rows) || d.rows.length === 0) throw new TypeError(`${file}: rows must be a non-empty array, got ${describeValue(d.rows)}`);
+  const oneWay = spec.nvlinkBidirGBps / 2;
+  let previous = 0;
+  const rows = d.rows.map((r: unknown, i: number): PublishedAllToAllRow => {
+    const at = `${file}: rows[${i}]`;
+    if (typeof r !== "object" || r === null) throw new TypeError(`${at} must be an object, got ${describeValue(r)}`);
+    const o = r as Record<string, unknown>;
+    const tensorBytes = requireInteger(`${at}.tensorBytes`, o.tensorBytes, { min: previous + 1 });
+    previous = tensorBytes;
+    const bytesPerSecond = requireNumber(`${at}.bytesPerSecond`, o.bytesPerSecond, { min: 0, minExclusive: true });
+    const sendGBps = (bytesPerSecond * (devices - 1)) / devices / 1e9;
+    if (sendGBps > oneWay) throw new RangeError(`${at}: sends ${sendGBps.toFixed(1)} GB/s per device, above the ${gpu}'s NVLink bandwidth in one direction (${oneWay} GB/s): is a number mistyped?`);
+    return { tensorBytes, bytesPerSecond, sendGBps, seconds: tensorBytes / bytesPerSecond };
+  });
+  return { file, description: requireString(`${file}: description`, d.description), source, gpu, devices, rows };
 }

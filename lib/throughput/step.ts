@@ -288,7 +288,7 @@ export function stepTime(input: StepInput): StepBreakdown {
       ? rankExpertTime({ tokens: tokensPerRank * model.numSharedExperts, activeExperts: model.numSharedExperts }, { hiddenSize: model.hiddenSize, intermediateSize: model.sharedIntermediateSize }, gpu, factors).seconds
       : 0;
   const attention = attentionTime(model, gpu, { tokensPerRank, contextTokens, mode }, factors);
-  const comm = allToAllTime({ tokensPerRank, topK: model.topK, hiddenSize: model.hiddenSize, ep, maxReceivedCopies: maxTokens, fixedLatencyUs: input.allToAllLatencyUs }, deepep);
+  const comm = allToAllTime({ tokensPerRank, topK: model.topK, hiddenSize: model.hiddenSize, ep, maxReceivedCopies: maxTokens, fixedLatencyUs: input.allToAllLatencyUs, nvlinkBidirGBps: gpu.nvlinkBidirGBps }, deepep);
   const routed = rankTimes[slowestRank].seconds;
   const expertSeconds = routed + shared;
   const compute = attention.seconds + expertSeconds;
