@@ -140,8 +140,7 @@ export function parsePublishedGemms(raw: unknown, file: string): PublishedGemmSe
       k: requireInteger(`${at}.k`, o.k, { min: 1 }),
     };
     if (layout === "dense" && shape.groups !== 1) throw new RangeError(`${at}.groups must be 1 for a dense GEMM, got ${shape.groups}`);
-    const tflops = requireNumber(`${at}.tflops`, o.tflops, { min: 0 });
-    if (tflops === 0) throw new RangeError(`${at}.tflops must be > 0, got 0`);
+    const tflops = requireNumber(`${at}.tflops`, o.tflops, { min: 0, minExclusive: true });
     if (tflops > peakTflops) {
       throw new RangeError(`${at}.tflops is ${tflops}, above the ${gpu}'s ${precision === "bf16" ? "BF16" : "FP8"} dense peak of ${peakTflops} TFLOPS: that time cannot be a whole GEMM's (is a number mistyped?)`);
     }
