@@ -174,7 +174,7 @@ export const stepCommand: Command = {
       `${r.model.id} on ${r.gpu.name}, EP${r.ep}, ${r.input.mode}, ${r.input.batchTokens} tokens (${+b.tokensPerRank.toFixed(2)} per rank), context ${r.input.contextTokens}, ${r.placement}${r.redundantExperts ? ` + ${r.redundantExperts} redundant` : ""}`,
       `  attention       ${us(b.attentionSeconds)} (${b.attentionBound}-bound)`,
       `  experts         ${us(b.expertSeconds)} (routed ${us(b.routedExpertSeconds)} on rank ${b.slowestRank}, ${b.expertBound}-bound; shared ${us(b.sharedExpertSeconds)})`,
-      `  communication   ${us(b.communicationSeconds)} (dispatch ${us(b.dispatchSeconds)}, combine ${us(b.combineSeconds)}, DeepEP ${b.allToAllKernel})`,
+      `  communication   ${us(b.communicationSeconds)} (dispatch ${us(b.dispatchSeconds)}, combine ${us(b.combineSeconds)}, DeepEP ${b.allToAllKernel}${b.allToAllNvlinkScale === 1 ? "" : `, H800 intranode row x ${+b.allToAllNvlinkScale.toFixed(3)} for NVLink`})`,
       `  layer           ${us(b.layerSeconds)}  bound: ${b.bound}; rank imbalance (max/mean tokens) ${b.rankImbalance.toFixed(2)}`,
       `  forward pass    ${(b.forwardSeconds * 1e3).toFixed(2)} ms, ${b.tokensPerSecondPerGpu.toFixed(0)} tokens/s per GPU`,
       `  KV capacity     ${r.memory.kvCapacityTokens} tokens per rank`,

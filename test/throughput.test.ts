@@ -173,6 +173,11 @@ test("all-to-all inside a node: the normal kernels' EP <= 8 row scales with NVLi
   const dsv3 = stepModelFromSpec(loadModel("deepseek-v3"));
   const step = (gpu: string) => stepTime({ model: dsv3, gpu: getGpu(gpu), deepep: hw.deepep, ep: 8, batchTokens: 8 * 4096, mode: "prefill", contextTokens: 4096 });
   assert.ok(step("h100").communicationSeconds < step("h800").communicationSeconds / 2);
+  assert.deepEqual([step("h100").allToAllNvlinkScale, step("h800").allToAllNvlinkScale], [2.25, 1]);
+  // The CLI says when it scaled the row, and only then.
+  const cli = (ep: string) => runCli(["step", "--model", "deepseek-v3", "--gpu", "h100", "--ep", ep, "--tokens", String(4096 * Number(ep)), "--mode", "prefill"]);
+  assert.match(cli("8").stdout, /communication .*DeepEP normal, H800 intranode row x 2\.25 for NVLink\)/);
+  assert.doesNotMatch(cli("32").stdout, /intranode row/);
 });
 
 test("rankWorkFromLoads: contiguous and replicated placements; EP must divide the slots", () => {

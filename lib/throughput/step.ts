@@ -239,6 +239,8 @@ export interface StepBreakdown {
   /** Whether the slowest rank is memory- or compute-bound. */
   expertBound: "memory" | "compute";
   allToAllKernel: AllToAllKernel;
+  /** Factor on DeepEP's H800 bandwidth: this GPU's NVLink over the H800's for the normal kernels inside a node (EP <= 8), else 1. */
+  allToAllNvlinkScale: number;
   attentionBound: "memory" | "compute";
 }
 
@@ -319,6 +321,7 @@ export function stepTime(input: StepInput): StepBreakdown {
     rankImbalance: meanTokens > 0 ? maxTokens / meanTokens : 1,
     expertBound: rankTimes[slowestRank].bound,
     allToAllKernel: comm.kernel,
+    allToAllNvlinkScale: comm.nvlinkScale,
     attentionBound: attention.bound,
   };
 }
