@@ -95,6 +95,17 @@ export interface ModelArchitecture {
   attention: AttentionConfig;
   /** Sliding-window or chunked layers; null when every layer attends to the full context. */
   localAttention: LocalAttention | null;
+  /**
+   * Group-limited routing: the experts form `groups` equal groups and each token picks its experts
+   * inside `topkGroups` of them (DeepSeek-V3: 4 of 8, n_group / topk_group). Absent or null: none.
+   */
+  routingGroups?: RoutingGroups | null;
+}
+
+/** Group-limited routing (see `ModelArchitecture.routingGroups`). */
+export interface RoutingGroups {
+  groups: number;
+  topkGroups: number;
 }
 
 /** How a published figure is counted, so the computed count can be compared like with like. */
@@ -215,11 +226,21 @@ const ARCH_KEYS = [
   "hiddenSize", "numLayers", "firstDenseLayers", "moeLayerStep", "numRoutedExperts", "numSharedExperts",
   "expertsPerToken", "expertIntermediateSize", "sharedExpertIntermediateSize", "sharedExpertGate",
   "denseIntermediateSize", "expertBias", "routerBias", "vocabSize", "tiedEmbeddings", "mtpLayers",
-  "attention", "localAttention",
+  "attention", "localAttention", "routingGroups",
 ] as const;
 
 function nullableInt(where: string, field: string, v: unknown): number | null {
   return v === null ? null : int(where, field, v, 1);
+}
+
+function checkRoutingGroups(where: string, v: unknown, numRoutedExperts: number): RoutingGroups | null {
+  if (v === undefined || v === null) return null;
+  const f = "architecture.routingGroups";
+  const g = obj(where, f, v);
+  onlyKeys(where, f, g, ["groups", "topkGroups"]);
+  const groups = int(where, `${f}.groups`, g.groups, 2, numRoutedExperts);
+  if (numRoutedExperts % groups !== 0) throw new RangeError(`${where}: ${f}.groups must divide numRoutedExperts (${numRoutedExperts}), got ${groups}`);
+  return { groups, topkGroups: int(where, `${f}.topkGroups`, g.topkGroups, 1, groups) };
 }
 
 function checkArchitecture(where: string, v: unknown): ModelArchitecture {
@@ -247,6 +268,7 @@ function checkArchitecture(where: string, v: unknown): ModelArchitecture {
     mtpLayers: int(where, f("mtpLayers"), a.mtpLayers, 0),
     attention: checkAttention(where, a.attention),
     localAttention: checkLocal(where, a.localAttention, numLayers),
+    routingGroups: checkRoutingGroups(where, a.routingGroups, numRoutedExperts),
   };
   if ((arch.numSharedExperts > 0) !== (arch.sharedExpertIntermediateSize !== null)) {
     throw new RangeError(

@@ -96,6 +96,9 @@ test("a malformed catalog file is rejected with the file name and the field", ()
     { edit: (j) => delete j.published.active, error: /^mixtral-8x7b\.json: published\.active must be an object/, kind: TypeError },
     { edit: (j) => (j.id = "mixtral"), error: /^mixtral-8x7b\.json: id must equal the file name "mixtral-8x7b"/, kind: RangeError },
     { edit: (j) => (j.architecture.numSharedExperts = 1), error: /^mixtral-8x7b\.json: architecture\.sharedExpertIntermediateSize must be/, kind: RangeError },
+    { edit: (j) => (j.architecture.routingGroups = { groups: 3, topkGroups: 1 }), error: /^mixtral-8x7b\.json: architecture\.routingGroups\.groups must divide numRoutedExperts \(8\), got 3/, kind: RangeError },
+    { edit: (j) => (j.architecture.routingGroups = { groups: 4, topkGroups: 5 }), error: /^mixtral-8x7b\.json: architecture\.routingGroups\.topkGroups must be an integer >= 1 and <= 4, got 5/, kind: RangeError },
+    { edit: (j) => (j.architecture.routingGroups = { groups: 4, topk: 2 }), error: /^mixtral-8x7b\.json: architecture\.routingGroups\.topk is not a known field/, kind: RangeError },
   ];
   for (const c of cases) {
     const j = catalogJson("mixtral-8x7b");

@@ -20,6 +20,7 @@ import {
   gemmTime,
   loadPublishedGemms,
   parsePublishedGemms,
+  allToAllSendGBpsAt,
   loadPublishedAllToAll,
   parsePublishedAllToAll,
   publishedFitRows,
@@ -312,5 +313,13 @@ test("XLA's 8 x H100 all-to-all loads: sizes 1 KiB to 2 GiB, send rate 7/8 of th
   const one = doc();
   one.devices = 1;
   assert.throws(() => parsePublishedAllToAll(one, "a.json"), /a\.json: devices must be an integer >= 2, got 1/);
+  // Interpolation on log(bytes sent): exact at a row, between rows in between, clamped outside.
+  const sent = (r: { tensorBytes: number }) => (r.tensorBytes * 7) / 8;
+  assert.equal(allToAllSendGBpsAt(a, sent(a.rows[18])), a.rows[18].sendGBps);
+  const mid = allToAllSendGBpsAt(a, Math.sqrt(sent(a.rows[17]) * sent(a.rows[18])));
+  assert.ok(Math.abs(mid - (a.rows[17].sendGBps + a.rows[18].sendGBps) / 2) < 1e-9);
+  assert.equal(allToAllSendGBpsAt(a, 1), a.rows[0].sendGBps);
+  assert.equal(allToAllSendGBpsAt(a, 1e12), last.sendGBps);
+  assert.throws(() => allToAllSendGBpsAt(a, 0), /sentBytes must be a finite number > 0, got 0/);
   assert.throws(() => loadPublishedAllToAll("none.json"), /name must name a file under data\/published\/ \(known: xla-h100-all-to-all\.json\), got "none\.json"/);
 });

@@ -6,6 +6,7 @@ import { createRng } from "../lib/rng";
 import {
   DEFAULT_FACTORS,
   allToAllTime,
+  expectedDestinations,
   attributeSlowdown,
   denseFallbackStep,
   paramsDtype,
@@ -316,4 +317,36 @@ test("incident: dense fallback is memory-bound at small batches, and validates i
   close(d.seconds, (70e9 + 64 * 4096 * 327680) / 8 / (3.35e12 * 0.8), 1e-9);
   assert.throws(() => denseFallbackStep({ params: 0, bytesPerParam: 1, gpus: 8, batchTokens: 1, kvBytesPerToken: 1, contextTokens: 1 }, gpu), /params must be/);
   assert.equal(paramsDtype("fp4"), "int4");
+});
+
+test("expectedDestinations: distinct GPUs or nodes per token, as DeepEP's benchmarks count copies", () => {
+  // One expert per token reaches one destination; k experts never reach more than min(k, D).
+  assert.equal(expectedDestinations(128, 1, 8), 1);
+  assert.ok(expectedDestinations(256, 8, 64) <= 8);
+  // Exact small case: 4 experts on 2 GPUs (2 each), top-2: P(both on one GPU) = 2 / C(4,2) = 1/3, so E = 2 - 1/3.
+  close(expectedDestinations(4, 2, 2), 2 - 1 / 3, 1e-12);
+  // DeepEP's intranode benchmark: top-8 of 256 experts on 8 GPUs reaches 5.3 of them.
+  assert.equal(expectedDestinations(256, 8, 8).toFixed(3), "5.295");
+  // Without an expert count: the many-experts limit, D x (1 - (1 - 1/D)^k).
+  close(expectedDestinations(undefined, 8, 8), 8 * (1 - Math.pow(7 / 8, 8)), 1e-12);
+  // DeepSeek-V3's group limit (4 of 8 groups): at 8 nodes a token reaches at most 4 nodes (3.6 on average),
+  // at 16 nodes at most 8; at 4 nodes (2 groups each) the nodes its 4 groups sit on: 4 x (1 - C(6,4)/C(8,4)).
+  const groups = { groups: 8, topkGroups: 4 };
+  assert.equal(expectedDestinations(256, 8, 8, groups).toFixed(2), "3.63");
+  assert.ok(expectedDestinations(256, 8, 16, groups) < 8 && expectedDestinations(256, 8, 16, groups) < expectedDestinations(256, 8, 16));
+  close(expectedDestinations(256, 8, 4, groups), 4 * (1 - 15 / 70), 1e-12);
+  // Groups that do not nest with the destinations (3 nodes, 8 groups): the limit is ignored.
+  assert.equal(expectedDestinations(240, 8, 3, groups), expectedDestinations(240, 8, 3));
+  assert.throws(() => expectedDestinations(256, 0, 8), /topK must be an integer >= 1, got 0/);
+  assert.throws(() => expectedDestinations(4, 8, 8), /numExperts must be an integer >= 8, got 4/);
+  assert.throws(() => expectedDestinations(256, 8, 0), /destinations must be an integer >= 1, got 0/);
+  // allToAllTime uses it for the normal kernels only, with the model's group limit.
+  const normal = allToAllTime({ tokensPerRank: 4096, topK: 8, hiddenSize: 7168, ep: 64, numExperts: 256, routingGroups: groups }, hw.deepep);
+  assert.equal(normal.copiesPerToken, expectedDestinations(256, 8, 8, groups));
+  close(normal.dispatchBytes, 4096 * normal.copiesPerToken * (7168 + 224), 1e-6);
+  assert.equal(allToAllTime({ tokensPerRank: 64, topK: 8, hiddenSize: 7168, ep: 64, numExperts: 256, routingGroups: groups }, hw.deepep).copiesPerToken, 8);
+  // stepTime passes the model's experts and groups: DeepSeek-V3 at EP64 sends 3.6 copies per token, not 8.
+  const dsv3 = stepModelFromSpec(loadModel("deepseek-v3"));
+  assert.deepEqual(dsv3.routingGroups, groups);
+  assert.equal(stepModelFromSpec(loadModel("mixtral-8x7b")).routingGroups, null);
 });

@@ -3,11 +3,17 @@
  * (data/hardware.json, measured on H800).
  *
  * Each direction (dispatch, combine) takes fixedLatency + bytes / bandwidth, where bytes is the
- * larger of what a rank sends and what the hottest rank receives. Copies per token: top-k for the
- * low-latency kernels (one per expert, as DeepEP's stated volumes); for the normal kernels one per
- * destination node (EP > 8, RDMA, at most top-k) or GPU (EP <= 8, NVLink), since they forward
- * once per node and fan out over NVLink (an approximation of DeepEP's node-limited routing). Dispatch is FP8 (1 byte per
- * element plus one 4-byte scale per 128 elements), combine BF16. Small batches (<= the
+ * larger of what a rank sends and what the hottest rank receives. Copies per token are counted the
+ * way DeepEP's benchmarks count the bytes behind their GB/s:
+ * - low-latency kernels: one copy per selected expert, top-k (tests/legacy/test_low_latency.py:
+ *   num_selections);
+ * - normal kernels: one copy per distinct destination: per GPU inside a node (EP <= 8,
+ *   test_intranode.py: recv_x, the tokens a rank receives, its own share included) and per node
+ *   across nodes (EP > 8, test_internode.py: num_rdma_token_sent, one per destination node). The
+ *   expected number of distinct destinations is `expectedDestinations`: experts spread evenly over
+ *   the destinations and picked at random, as DeepEP's benchmarks pick them, within the model's
+ *   group limit (DeepSeek-V3: 4 of 8 groups) where it has one.
+ * Dispatch is FP8 (1 byte per element plus one 4-byte scale per 128 elements), combine BF16. Small batches (<= the
  * low-latency benchmark's 128 tokens per rank) use the low-latency kernel's bandwidth, larger
  * ones the normal kernel's; EP degrees between table rows interpolate on log2(ep), outside
  * them clamp to the nearest row.
@@ -18,6 +24,7 @@
  * Introduced in notebooks/05-throughput-model.ipynb.
  */
 import type { DeepEpTables } from "../hardware";
+import type { RoutingGroups } from "../models";
 import { describeValue, requireInteger, requireNumber, requireOneOf } from "../validate";
 
 /** Which DeepEP kernel family. */
@@ -46,6 +53,13 @@ export interface AllToAllInput {
   /** Fixed latency per call (microseconds), default `DEFAULT_ALL_TO_ALL_LATENCY_US`. */
   fixedLatencyUs?: number;
   /**
+   * Routed experts of the layer, for the normal kernels' distinct destinations (`expectedDestinations`).
+   * Default: many experts (the limit of the formula as the expert count grows).
+   */
+  numExperts?: number;
+  /** The model's group-limited routing, if any (DeepSeek-V3: 4 of 8 groups). */
+  routingGroups?: RoutingGroups | null;
+  /**
    * This GPU's NVLink bandwidth (GB/s, bidirectional). The normal kernels' intranode row (EP <= 8)
    * is scaled by it over the bandwidth of the GPU DeepEP measured on. Default: that GPU's (no scaling).
    */
@@ -66,6 +80,8 @@ export interface AllToAllTime {
   combineBytes: number;
   /** Factor applied to the table's bandwidth: NVLink ratio for the normal kernels at EP <= 8, else 1. */
   nvlinkScale: number;
+  /** Copies of each token sent: top-k (low-latency) or the expected distinct destinations (normal). */
+  copiesPerToken: number;
 }
 
 /**
@@ -86,6 +102,44 @@ export function interpolateOnEp<T extends { ep: number }>(rows: readonly T[], ep
   return value(a) + f * (value(b) - value(a));
 }
 
+/** P(a given destination holds none of k experts drawn without replacement from e, of which e - off are elsewhere). */
+function probabilityNone(e: number, held: number, k: number): number {
+  let p = 1;
+  for (let i = 0; i < k; i++) p *= Math.max(0, e - held - i) / (e - i);
+  return p;
+}
+
+/**
+ * Expected number of distinct destinations (GPUs or nodes) that one token's top-k experts live on,
+ * with the experts spread evenly over the destinations and chosen at random (how DeepEP's
+ * benchmarks route). With group-limited routing (each token's experts inside `topkGroups` of
+ * `groups` equal groups): when destinations >= groups, a token reaches only the destinations of its
+ * chosen groups; when there are fewer destinations than groups, it reaches the destinations its
+ * chosen groups sit on (each chosen group holding at least one of its experts). Without
+ * `numExperts`, the limit for many experts: D x (1 - (1 - 1/D)^k).
+ * @throws {RangeError} for topK outside [1, numExperts] or destinations < 1.
+ * @example expectedDestinations(256, 8, 8).toFixed(2) // => "5.30" (DeepEP's intranode benchmark: 8 GPUs)
+ */
+export function expectedDestinations(numExperts: number | undefined, topK: number, destinations: number, routingGroups: RoutingGroups | null = null): number {
+  const k = requireInteger("topK", topK, { min: 1 });
+  const d = requireInteger("destinations", destinations, { min: 1 });
+  if (numExperts === undefined) return Math.min(k, d * (1 - Math.pow(1 - 1 / d, k)));
+  const e = requireInteger("numExperts", numExperts, { min: k });
+  if (routingGroups) {
+    const g = requireInteger("routingGroups.groups", routingGroups.groups, { min: 1, max: e });
+    const tg = requireInteger("routingGroups.topkGroups", routingGroups.topkGroups, { min: 1, max: g });
+    if (d >= g && d % g === 0) {
+      // The chosen groups' destinations, each group spanning d / g of them.
+      const dChosen = (tg * d) / g;
+      const eChosen = (tg * e) / g;
+      return dChosen * (1 - probabilityNone(eChosen, eChosen / dChosen, k));
+    }
+    if (d < g && g % d === 0) return d * (1 - probabilityNone(g, g / d, tg));
+    // Groups and destinations that do not nest: fall through, ignoring the group limit.
+  }
+  return d * (1 - probabilityNone(e, e / d, k));
+}
+
 /**
  * Dispatch + combine time of one MoE layer's all-to-all for the busiest rank.
  * @throws {RangeError} for negative tokens, ep < 1, top-k < 1.
@@ -101,9 +155,9 @@ export function allToAllTime(input: AllToAllInput, deepep: DeepEpTables): AllToA
   const kernelIn = requireOneOf("kernel", input.kernel ?? "auto", ["auto", "normal", "lowLatency"]);
   const nvlink = requireNumber("nvlinkBidirGBps", input.nvlinkBidirGBps ?? deepep.measuredOnNvlinkBidirGBps, { min: 0, minExclusive: true });
   const kernel: AllToAllKernel = kernelIn === "auto" ? (tokens <= deepep.lowLatencyTokensPerRank ? "lowLatency" : "normal") : kernelIn;
-  // Normal kernels send a token once per destination node (RDMA) or GPU (NVLink, EP <= 8) and fan
-  // out locally; low-latency kernels send one copy per expert (DeepEP's stated volumes).
-  const perToken = kernel === "normal" ? Math.min(topK, ep <= 8 ? ep : Math.ceil(ep / 8)) : topK;
+  // Normal kernels send a token once per distinct destination GPU (NVLink, EP <= 8) or node (RDMA)
+  // and fan out locally; low-latency kernels send one copy per expert (DeepEP's counted volumes).
+  const perToken = kernel === "normal" ? expectedDestinations(input.numExperts, topK, ep <= 8 ? ep : Math.ceil(ep / 8), input.routingGroups ?? null) : topK;
   const received = requireNumber("maxReceivedCopies", input.maxReceivedCopies ?? tokens * topK, { min: 0 });
   const copies = Math.max(tokens, received / topK) * perToken;
   const dispatchBytes = copies * (hidden + (hidden / 128) * 4);
@@ -114,9 +168,9 @@ export function allToAllTime(input: AllToAllInput, deepep: DeepEpTables): AllToA
   const dispatchGBps = nvlinkScale * interpolateOnEp(table as readonly { ep: number; dispatchGBps: number }[], ep, (r) => r.dispatchGBps);
   const combineGBps = nvlinkScale * interpolateOnEp(table as readonly { ep: number; combineGBps: number }[], ep, (r) => r.combineGBps);
   if (ep === 1 || copies === 0) {
-    return { seconds: 0, dispatchSeconds: 0, combineSeconds: 0, kernel, dispatchGBps, combineGBps, dispatchBytes: 0, combineBytes: 0, nvlinkScale };
+    return { seconds: 0, dispatchSeconds: 0, combineSeconds: 0, kernel, dispatchGBps, combineGBps, dispatchBytes: 0, combineBytes: 0, nvlinkScale, copiesPerToken: perToken };
   }
   const dispatchSeconds = latencyUs * 1e-6 + dispatchBytes / (dispatchGBps * 1e9);
   const combineSeconds = latencyUs * 1e-6 + combineBytes / (combineGBps * 1e9);
-  return { seconds: dispatchSeconds + combineSeconds, dispatchSeconds, combineSeconds, kernel, dispatchGBps, combineGBps, dispatchBytes, combineBytes, nvlinkScale };
+  return { seconds: dispatchSeconds + combineSeconds, dispatchSeconds, combineSeconds, kernel, dispatchGBps, combineGBps, dispatchBytes, combineBytes, nvlinkScale, copiesPerToken: perToken };
 }

@@ -75,10 +75,6 @@ export const PUBLISHED_FILES: readonly string[] = [DEEPGEMM_H800_FILE, XLA_H100_
  */
 export const PUBLISHED_FILE_FOR: Readonly<Record<WeightPrecision, string>> = Object.freeze({ bf16: XLA_H100_BF16_FILE, fp8: DEEPGEMM_H800_FILE, fp4: DEEPGEMM_H800_FILE });
 
-/** Bytes DeepGEMM's benchmark counts for a GEMM: FP8 inputs and weights, BF16 output. */
-function deepGemmBytes(g: GemmShape): number {
-  return g.groups * (g.m * g.k + g.k * g.n + 2 * g.m * g.n);
-}
 
 function requireString(name: string, value: unknown): string {
   if (typeof value !== "string" || value.length === 0) throw new TypeError(`${name} must be a non-empty string, got ${describeValue(value)}`);
@@ -95,7 +91,11 @@ function readPublished(name: string, known: readonly string[]): unknown {
   } catch {
     throw new RangeError(`name must name a file under data/published/ (known: ${known.join(", ")}), got ${describeValue(name)}`);
   }
-  return JSON.parse(text);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new SyntaxError(`data/published/${name} is not valid JSON: ${(e as Error).message}`);
+  }
 }
 
 /** The checks every published document shares: an object, version 1, full provenance, a known GPU. */
@@ -148,7 +148,9 @@ export function parsePublishedGemms(raw: unknown, file: string): PublishedGemmSe
     const seconds = (2 * shape.groups * shape.m * shape.n * shape.k) / (tflops * 1e12);
     if (o.gbps === undefined) return { layout, ...shape, tflops, role, expert: role.startsWith("expert:"), seconds };
     const gbps = requireInteger(`${at}.gbps`, o.gbps, { min: 1 });
-    const fromBandwidth = deepGemmBytes(shape) / (gbps * 1e9);
+    // The bytes the roofline counts (for FP8: groups x (m x k + k x n + 2 x m x n), DeepGEMM's own count).
+    const t = gemmTime(shape, spec, UNIT_FACTORS, precision);
+    const fromBandwidth = (t.weightBytes + t.activationBytes) / (gbps * 1e9);
     if (Math.abs(fromBandwidth / seconds - 1) > 0.01) {
       throw new RangeError(`${at}: ${tflops} TFLOPS implies ${(seconds * 1e6).toFixed(2)} us but ${gbps} GB/s implies ${(fromBandwidth * 1e6).toFixed(2)} us; the two must agree within 1% (is a number mistyped?)`);
     }
@@ -372,4 +374,25 @@ export function parsePublishedAllToAll(raw: unknown, file: string): PublishedAll
     return { tensorBytes, bytesPerSecond, sendGBps, seconds: tensorBytes / bytesPerSecond };
   });
   return { file, description: requireString(`${file}: description`, d.description), source, gpu, devices, rows };
+}
+
+/**
+ * The measured send rate per device at a given volume sent per device, interpolated between rows on
+ * log(bytes sent) and clamped to the first and last rows.
+ * @param sentBytes bytes one device sends to the others (> 0).
+ * @throws {RangeError} for sentBytes <= 0.
+ * @example allToAllSendGBpsAt(loadPublishedAllToAll(), 2 ** 31 * 7 / 8).toFixed(0) // => "340"
+ */
+export function allToAllSendGBpsAt(set: PublishedAllToAll, sentBytes: number): number {
+  if (typeof set !== "object" || set === null || !Array.isArray(set.rows) || set.rows.length === 0) throw new TypeError(`set must be a published all-to-all set from loadPublishedAllToAll, got ${describeValue(set)}`);
+  requireNumber("sentBytes", sentBytes, { min: 0, minExclusive: true });
+  const pts = set.rows.map((r) => ({ x: Math.log((r.tensorBytes * (set.devices - 1)) / set.devices), y: r.sendGBps }));
+  const x = Math.log(sentBytes);
+  if (x <= pts[0].x) return pts[0].y;
+  const last = pts[pts.length - 1];
+  if (x >= last.x) return last.y;
+  let i = 1;
+  while (pts[i].x < x) i++;
+  const f = (x - pts[i - 1].x) / (pts[i].x - pts[i - 1].x);
+  return pts[i - 1].y + f * (pts[i].y - pts[i - 1].y);
 }

@@ -12,7 +12,7 @@ import { describeValue } from "../validate";
 import type { CalibrationRow } from "./calibration";
 import { UNIT_FACTORS } from "./fit";
 import type { PublishedGemm } from "./published";
-import { RooflineFactors, WeightPrecision, gemmTime } from "./roofline";
+import { RooflineFactors, WeightPrecision, gemmTime, validateFactors } from "./roofline";
 import type { StepBreakdown } from "./step";
 
 /**
@@ -191,6 +191,7 @@ const TIME_BANDS: ReadonlyArray<{ below: number; name: string; color: string }> 
 export function rooflinePlotFigure(rows: readonly PublishedGemm[], gpu: GpuSpec, precision: WeightPrecision, lines: readonly FactorLine[]): Figure {
   if (!Array.isArray(rows) || rows.length === 0) throw new TypeError(`rows must be a non-empty array of published GEMM rows, got ${describeValue(rows)}`);
   if (!Array.isArray(lines) || lines.length === 0) throw new TypeError(`lines must be a non-empty array of {name, factors}, got ${describeValue(lines)}`);
+  lines.forEach((l, i) => validateFactors(l.factors, `lines[${i}].factors`));
   const points = rows.map((r) => {
     const t = gemmTime(r, gpu, UNIT_FACTORS, precision);
     return { r, intensity: t.flops / (t.weightBytes + t.activationBytes) };
@@ -227,5 +228,5 @@ export function rooflinePlotFigure(rows: readonly PublishedGemm[], gpu: GpuSpec,
       line: { color: i === 0 ? COLORS.mean : COLORS.muted, dash: l.dash ?? "solid" },
     });
   });
-  return tflopsFigure(traces, `Roofline plot: ${rows.length} measured GEMMs against the fitted ceiling`, "arithmetic intensity (FLOPs per byte of HBM traffic)", gpu, precision);
+  return tflopsFigure(traces, `Roofline plot: ${rows.length} measured GEMMs against the modelled ceilings`, "arithmetic intensity (FLOPs per byte of HBM traffic)", gpu, precision);
 }

@@ -14,7 +14,7 @@
  */
 import type { DeepEpTables, GpuSpec } from "../hardware";
 import { hbmBytesPerSecond, peakFlops } from "../hardware";
-import type { ModelSpec } from "../models";
+import type { ModelSpec, RoutingGroups } from "../models";
 import { countParameters, kvCachePerToken } from "../params";
 import { describeValue, requireInteger, requireNumber, requireNumberArray, requireOneOf } from "../validate";
 import { allToAllTime, AllToAllKernel } from "./comm";
@@ -49,6 +49,8 @@ export interface StepModel {
   localAttention: { windowTokens: number; localFraction: number } | null;
   /** Parameters that are not routed experts (attention, embeddings, routers, shared, dense MLPs, norms). */
   nonExpertParams: number;
+  /** Group-limited routing (DeepSeek-V3: 4 of 8 groups), or null. */
+  routingGroups: RoutingGroups | null;
 }
 
 /**
@@ -81,6 +83,7 @@ export function stepModelFromSpec(spec: ModelSpec): StepModel {
     attentionDimPrefill,
     localAttention: kv.windowTokens === null ? null : { windowTokens: kv.windowTokens, localFraction: kv.numLocalLayers / kv.numLayers },
     nonExpertParams: counts.total.total - counts.total.routedExperts,
+    routingGroups: a.routingGroups ?? null,
   };
 }
 
@@ -290,7 +293,7 @@ export function stepTime(input: StepInput): StepBreakdown {
       ? rankExpertTime({ tokens: tokensPerRank * model.numSharedExperts, activeExperts: model.numSharedExperts }, { hiddenSize: model.hiddenSize, intermediateSize: model.sharedIntermediateSize }, gpu, factors).seconds
       : 0;
   const attention = attentionTime(model, gpu, { tokensPerRank, contextTokens, mode }, factors);
-  const comm = allToAllTime({ tokensPerRank, topK: model.topK, hiddenSize: model.hiddenSize, ep, maxReceivedCopies: maxTokens, fixedLatencyUs: input.allToAllLatencyUs, nvlinkBidirGBps: gpu.nvlinkBidirGBps }, deepep);
+  const comm = allToAllTime({ tokensPerRank, topK: model.topK, hiddenSize: model.hiddenSize, ep, maxReceivedCopies: maxTokens, fixedLatencyUs: input.allToAllLatencyUs, nvlinkBidirGBps: gpu.nvlinkBidirGBps, numExperts: model.numRoutedExperts, routingGroups: model.routingGroups }, deepep);
   const routed = rankTimes[slowestRank].seconds;
   const expertSeconds = routed + shared;
   const compute = attention.seconds + expertSeconds;
