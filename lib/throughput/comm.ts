@@ -102,7 +102,7 @@ export function interpolateOnEp<T extends { ep: number }>(rows: readonly T[], ep
   return value(a) + f * (value(b) - value(a));
 }
 
-/** P(a given destination holds none of k experts drawn without replacement from e, of which e - off are elsewhere). */
+/** Probability that a destination holding `held` of `e` experts gets none of `k` drawn at random without replacement. */
 function probabilityNone(e: number, held: number, k: number): number {
   let p = 1;
   for (let i = 0; i < k; i++) p *= Math.max(0, e - held - i) / (e - i);
