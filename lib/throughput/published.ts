@@ -12,11 +12,11 @@
  * GPU's dense peak for the precision: a faster "kernel time" cannot be a whole GEMM's.
  */
 import { readFileSync } from "fs";
-import { GpuSpec, getGpu, peakFlops } from "../hardware";
+import { GpuSpec, getGpu } from "../hardware";
 import { dataPath } from "../paths";
 import { describeValue, requireInteger, requireNumber, requireOneOf } from "../validate";
 import { CalibratedFactors, FitOptions, FitPoint, RooflineFit, UNIT_FACTORS, calibratedFactors, fitRooflinePoints } from "./fit";
-import { DEFAULT_FACTORS, GemmShape, RooflineFactors, WEIGHT_PRECISIONS, WeightPrecision, gemmTime } from "./roofline";
+import { DEFAULT_FACTORS, GemmShape, RooflineFactors, WEIGHT_PRECISIONS, WeightPrecision, computePeakFlops, computeRate, gemmTime } from "./roofline";
 
 /**
  * How the GEMM was launched: one plain GEMM; a grouped MoE GEMM (contiguous: prefill; masked:
@@ -126,7 +126,7 @@ function publishedHeader(raw: unknown, file: string): { d: Record<string, unknow
 export function parsePublishedGemms(raw: unknown, file: string): PublishedGemmSet {
   const { d, source, gpu, spec } = publishedHeader(raw, file);
   const precision = requireOneOf(`${file}: weightPrecision`, d.weightPrecision, WEIGHT_PRECISIONS) as WeightPrecision;
-  const peakTflops = peakFlops(spec, precision === "bf16" ? "bf16" : "fp8") / 1e12;
+  const peakTflops = computePeakFlops(spec, precision) / 1e12;
   if (!Array.isArray(d.rows) || d.rows.length === 0) throw new TypeError(`${file}: rows must be a non-empty array, got ${describeValue(d.rows)}`);
   const rows = d.rows.map((r: unknown, i: number): PublishedGemm => {
     const at = `${file}: rows[${i}]`;
@@ -142,7 +142,7 @@ export function parsePublishedGemms(raw: unknown, file: string): PublishedGemmSe
     if (layout === "dense" && shape.groups !== 1) throw new RangeError(`${at}.groups must be 1 for a dense GEMM, got ${shape.groups}`);
     const tflops = requireNumber(`${at}.tflops`, o.tflops, { min: 0, minExclusive: true });
     if (tflops > peakTflops) {
-      throw new RangeError(`${at}.tflops is ${tflops}, above the ${gpu}'s ${precision === "bf16" ? "BF16" : "FP8"} dense peak of ${peakTflops} TFLOPS: that time cannot be a whole GEMM's (is a number mistyped?)`);
+      throw new RangeError(`${at}.tflops is ${tflops}, above the ${gpu}'s ${computeRate(precision).toUpperCase()} dense peak of ${peakTflops} TFLOPS: that time cannot be a whole GEMM's (is a number mistyped?)`);
     }
     const role = requireString(`${at}.role`, o.role);
     const seconds = (2 * shape.groups * shape.m * shape.n * shape.k) / (tflops * 1e12);

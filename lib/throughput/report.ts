@@ -7,12 +7,12 @@
  */
 import type { GpuSpec } from "../hardware";
 import { COLORS, Figure, figure, horizontalLine, withLines } from "../charts";
-import { hbmBytesPerSecond, peakFlops } from "../hardware";
+import { hbmBytesPerSecond } from "../hardware";
 import { describeValue } from "../validate";
 import type { CalibrationRow } from "./calibration";
 import { UNIT_FACTORS } from "./fit";
 import type { PublishedGemm } from "./published";
-import { RooflineFactors, WeightPrecision, gemmTime, validateFactors } from "./roofline";
+import { RooflineFactors, WeightPrecision, computePeakFlops, computeRate, gemmTime, validateFactors } from "./roofline";
 import type { StepBreakdown } from "./step";
 
 /**
@@ -154,7 +154,7 @@ export function publishedGemmFigure(
 
 /** A log-log TFLOPS chart with the precision's dense peak as a reference line (the published-GEMM charts). */
 function tflopsFigure(traces: Record<string, unknown>[], title: string, xTitle: string, gpu: GpuSpec, precision: WeightPrecision): Figure {
-  const peak = peakFlops(gpu, precision === "bf16" ? "bf16" : "fp8") / 1e12;
+  const peak = computePeakFlops(gpu, precision) / 1e12;
   return withLines(
     figure(traces, {
       title,
@@ -166,7 +166,7 @@ function tflopsFigure(traces: Record<string, unknown>[], title: string, xTitle: 
         margin: { l: 60, r: 20, t: 50, b: 130 },
       },
     }),
-    [horizontalLine(peak, COLORS.muted, `${precision === "bf16" ? "BF16" : "FP8"} dense peak ${peak.toFixed(0)}`)],
+    [horizontalLine(peak, COLORS.muted, `${computeRate(precision).toUpperCase()} dense peak ${peak.toFixed(0)}`)],
   );
 }
 
@@ -216,7 +216,7 @@ export function rooflinePlotFigure(rows: readonly PublishedGemm[], gpu: GpuSpec,
   const lo = Math.min(...intensities) / 1.5;
   const hi = Math.max(...intensities) * 1.5;
   const xs = Array.from({ length: 41 }, (_, i) => lo * Math.pow(hi / lo, i / 40));
-  const peak = peakFlops(gpu, precision === "bf16" ? "bf16" : "fp8");
+  const peak = computePeakFlops(gpu, precision);
   const bandwidth = hbmBytesPerSecond(gpu);
   lines.forEach((l, i) => {
     traces.push({

@@ -25,6 +25,19 @@ export const WEIGHT_PRECISIONS: readonly WeightPrecision[] = ["bf16", "fp8", "fp
  */
 export const WEIGHT_BYTES: Readonly<Record<WeightPrecision, number>> = Object.freeze({ bf16: 2, fp8: 1, fp4: 0.5625 });
 
+/** The tensor-core rate a weight precision computes at: BF16, or FP8 (Hopper has no faster FP4 path). */
+export function computeRate(precision: WeightPrecision): "bf16" | "fp8" {
+  return requireOneOf("precision", precision, WEIGHT_PRECISIONS) === "bf16" ? "bf16" : "fp8";
+}
+
+/**
+ * Dense peak FLOP/s of a GPU for a weight precision (`computeRate`).
+ * @example computePeakFlops(getGpu("h100"), "fp4") / 1e12 // => 1978.9
+ */
+export function computePeakFlops(gpu: GpuSpec, precision: WeightPrecision): number {
+  return peakFlops(gpu, computeRate(precision));
+}
+
 /** Bytes per activation element (BF16 activations). */
 export const ACTIVATION_BYTES = 2;
 
@@ -180,7 +193,7 @@ export function rooflineTime(work: RooflineWork, gpu: GpuSpec, factors: Roofline
   validateFactors(factors);
   requireOneOf("precision", precision, WEIGHT_PRECISIONS);
   const memorySeconds = (weightBytes + activationBytes) / (hbmBytesPerSecond(gpu) * factors.memoryEfficiency);
-  const computeSeconds = flops / (peakFlops(gpu, precision === "bf16" ? "bf16" : "fp8") * factors.computeEfficiency);
+  const computeSeconds = flops / (computePeakFlops(gpu, precision) * factors.computeEfficiency);
   return {
     seconds: Math.max(memorySeconds, computeSeconds) + factors.overheadSeconds,
     memorySeconds,
@@ -269,6 +282,6 @@ export function expertTimeCurve(
 export function ridgeTokens(shape: ExpertShape, gpu: GpuSpec, factors: RooflineFactors = DEFAULT_FACTORS, precision: WeightPrecision = "bf16"): number {
   validateFactors(factors);
   const bytesPerSecond = hbmBytesPerSecond(gpu) * factors.memoryEfficiency;
-  const flopsPerSecond = peakFlops(gpu, precision === "bf16" ? "bf16" : "fp8") * factors.computeEfficiency;
+  const flopsPerSecond = computePeakFlops(gpu, precision) * factors.computeEfficiency;
   return (expertWeightBytes(shape, precision) / bytesPerSecond) / (expertFlopsPerToken(shape) / flopsPerSecond);
 }
