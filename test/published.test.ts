@@ -298,6 +298,7 @@ test("XLA's 8 x H100 all-to-all loads: sizes 1 KiB to 2 GiB, send rate 7/8 of th
   a.rows.forEach((r, i) => {
     assert.equal(r.tensorBytes, 1024 * 2 ** i, "powers of two from 1 KiB");
     assert.equal(r.sendGBps, (r.bytesPerSecond * 7) / 8 / 1e9);
+    assert.equal(r.sentBytes, (r.tensorBytes * 7) / 8);
     assert.equal(r.seconds, r.tensorBytes / r.bytesPerSecond);
   });
   // Large messages approach (but do not pass) one direction of the H100's 900 GB/s NVLink.

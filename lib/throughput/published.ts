@@ -322,7 +322,9 @@ export interface PublishedAllToAllRow {
   tensorBytes: number;
   /** Published throughput: tensorBytes / run time (bytes per second). */
   bytesPerSecond: number;
-  /** What each device sends to the others, per second: (devices - 1) / devices of the tensor (GB/s). */
+  /** Bytes each device sends to the others: (devices - 1) / devices of its tensor. */
+  sentBytes: number;
+  /** sentBytes per second (GB/s). */
   sendGBps: number;
   /** Run time implied by the throughput (seconds). */
   seconds: number;
@@ -369,9 +371,10 @@ export function parsePublishedAllToAll(raw: unknown, file: string): PublishedAll
     const tensorBytes = requireInteger(`${at}.tensorBytes`, o.tensorBytes, { min: previous + 1 });
     previous = tensorBytes;
     const bytesPerSecond = requireNumber(`${at}.bytesPerSecond`, o.bytesPerSecond, { min: 0, minExclusive: true });
+    const sentBytes = (tensorBytes * (devices - 1)) / devices;
     const sendGBps = (bytesPerSecond * (devices - 1)) / devices / 1e9;
     if (sendGBps > oneWay) throw new RangeError(`${at}: sends ${sendGBps.toFixed(1)} GB/s per device, above the ${gpu}'s NVLink bandwidth in one direction (${oneWay} GB/s): is a number mistyped?`);
-    return { tensorBytes, bytesPerSecond, sendGBps, seconds: tensorBytes / bytesPerSecond };
+    return { tensorBytes, bytesPerSecond, sentBytes, sendGBps, seconds: tensorBytes / bytesPerSecond };
   });
   return { file, description: requireString(`${file}: description`, d.description), source, gpu, devices, rows };
 }
@@ -386,7 +389,7 @@ export function parsePublishedAllToAll(raw: unknown, file: string): PublishedAll
 export function allToAllSendGBpsAt(set: PublishedAllToAll, sentBytes: number): number {
   if (typeof set !== "object" || set === null || !Array.isArray(set.rows) || set.rows.length === 0) throw new TypeError(`set must be a published all-to-all set from loadPublishedAllToAll, got ${describeValue(set)}`);
   requireNumber("sentBytes", sentBytes, { min: 0, minExclusive: true });
-  const pts = set.rows.map((r) => ({ x: Math.log((r.tensorBytes * (set.devices - 1)) / set.devices), y: r.sendGBps }));
+  const pts = set.rows.map((r) => ({ x: Math.log(r.sentBytes), y: r.sendGBps }));
   const x = Math.log(sentBytes);
   if (x <= pts[0].x) return pts[0].y;
   const last = pts[pts.length - 1];
