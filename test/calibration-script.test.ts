@@ -12,15 +12,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "../lib/paths";
 import { getGpu } from "../lib/hardware";
-import { parseCalibrationCsv, groupedLoads, requireGpuMeasurement, fitRoofline, fitErrorReport, formatCalibrationCsv, loadCalibration, syntheticCalibrationRows, rooflineFigure, calibratedFactors, DEFAULT_FACTORS } from "../lib/throughput/index";
+import { parseCalibrationCsv, groupedLoads, requireGpuMeasurement, fitRoofline, fitErrorReport, formatCalibrationCsv, loadCalibration, syntheticCalibrationRows, rooflineFigure, calibratedFactors, factorsFor, rowsOfPrecision, DEFAULT_FACTORS } from "../lib/throughput/index";
 import { createRng } from "../lib/rng";
 import { readNotebook, cellSource } from "../lib/notebook";
 import { missing, pythonWith, runCli } from "./helpers";
 
 const script = join(repoRoot(), "tools", "calibrate_experts.py");
+/** Runs the script under test/fake_fp8_torch.py: an emulation of torch's FP8 API on the CPU. */
+const fakeFp8 = join(repoRoot(), "test", "fake_fp8_torch.py");
 
-function runScript(py: string, args: string[]) {
-  return spawnSync(py, [script, ...args], { encoding: "utf8", timeout: 300_000 });
+function runScript(py: string, args: string[], fp8Mode?: string) {
+  if (fp8Mode === undefined) return spawnSync(py, [script, ...args], { encoding: "utf8", timeout: 300_000 });
+  return spawnSync(py, [fakeFp8, script, ...args], { encoding: "utf8", timeout: 300_000, env: { ...process.env, FAKE_FP8: fp8Mode } });
 }
 
 test("calibrate_experts.py --dry-run writes a CSV that the model reads", (t) => {
@@ -34,10 +37,13 @@ test("calibrate_experts.py --dry-run writes a CSV that the model reads", (t) => 
   assert.deepEqual(readdirSync(dir), ["dry.csv"], "no temporary file left behind");
 
   const file = parseCalibrationCsv(readFileSync(out, "utf8"), "dry.csv");
-  for (const key of ["tool", "gpu_id", "date", "torch", "python", "device", "grouped_impl", "timing", "gpu", "driver"]) {
+  for (const key of ["tool", "gpu_id", "date", "torch", "python", "device", "grouped_impl", "fp8", "timing", "gpu", "driver"]) {
     assert.ok(file.meta[key], `provenance line ${key}`);
   }
   assert.equal(file.meta.device, "cpu");
+  // This torch has no FP8 API: the run says so and writes BF16 rows only.
+  assert.match(file.meta.fp8, /^not timed: torch .* has no float8_e4m3fn \/ torch\._scaled_mm$/);
+  assert.ok(file.rows.every((row) => row.precision === "bf16"));
   // 2 tiny shapes x 4 token counts (single) + 2 shapes x 3 patterns x 2 totals (grouped).
   const single = file.rows.filter((row) => row.kind === "single");
   const grouped = file.rows.filter((row) => row.kind === "grouped");
@@ -74,6 +80,56 @@ test("calibrate_experts.py refuses bad options with one line and writes nothing"
   assert.notEqual(forced.status, 0);
   assert.match(forced.stderr, /--grouped-impl grouped_mm: this torch\/device has no torch\._grouped_mm/);
   assert.equal(existsSync(join(dir, "x.csv")), false);
+  // FP8 asked for where torch cannot run it; a malformed --dtypes.
+  const fp8 = runScript(py, ["--dry-run", "--dtypes", "fp8", "--out", join(dir, "x.csv")]);
+  assert.notEqual(fp8.status, 0);
+  assert.match(fp8.stderr.trim(), /^--dtypes fp8: torch .* has no float8_e4m3fn \/ torch\._scaled_mm$/);
+  const bad = runScript(py, ["--dry-run", "--dtypes", "bf16,int8", "--out", join(dir, "x.csv")]);
+  assert.notEqual(bad.status, 0);
+  assert.equal(bad.stderr.trim(), "--dtypes: got 'bf16,int8', allowed: auto, bf16, fp8 or bf16,fp8");
+  assert.equal(existsSync(join(dir, "x.csv")), false);
+});
+
+test("calibrate_experts.py times FP8 where torch has it (emulated FP8 API on the CPU), and keeps its BF16 rows when FP8 fails", (t) => {
+  const py = pythonWith("torch");
+  if (!py) return missing(t, "no Python with torch (Debian python3-torch): calibration-script test skipped");
+  const dir = mkdtempSync(join(tmpdir(), "moe-lab-cal-fp8-"));
+  const run = (mode: string, name: string, extra: string[] = []) => {
+    const out = join(dir, name);
+    const r = runScript(py, ["--dry-run", "--out", out, ...extra], mode);
+    assert.equal(r.status, 0, r.stderr);
+    return { file: parseCalibrationCsv(readFileSync(out, "utf8"), name), stderr: r.stderr };
+  };
+  // Everything works: 20 BF16 rows and 20 FP8 rows, the grouped FP8 runs on torch._scaled_grouped_mm.
+  const ok = run("", "ok.csv");
+  const fp8 = rowsOfPrecision(ok.file.rows, "fp8");
+  assert.equal(rowsOfPrecision(ok.file.rows, "bf16").length, 20);
+  assert.equal(fp8.length, 20);
+  assert.match(ok.file.meta.fp8, /^e4m3, rowwise scales .*grouped: torch\._scaled_grouped_mm$/);
+  for (const row of fp8.filter((r) => r.kind === "grouped")) {
+    const loads = groupedLoads(row.loadPattern, row.totalTokens, row.numExperts);
+    assert.equal(row.activeExperts, loads.filter((x) => x > 0).length);
+  }
+  assert.equal(fitErrorReport(fp8, getGpu("h100"), fitRoofline(fp8, getGpu("h100")).factors).every((g) => g.precision === "fp8"), true);
+  // --grouped-impl loop also applies to FP8.
+  assert.match(run("", "loop.csv", ["--grouped-impl", "loop"]).file.meta.fp8, /grouped: loop of torch\._scaled_mm$/);
+  // A torch without rowwise scaling: tensorwise, and the grouped runs fall back to the loop.
+  assert.match(run("tensorwise-only", "tw.csv").file.meta.fp8, /^e4m3, tensorwise scales \(one per tensor\).*grouped: loop of torch\._scaled_mm$/);
+  // torch._scaled_grouped_mm that fails: the loop is timed instead, and the run says so.
+  const noGrouped = run("no-grouped", "ng.csv");
+  assert.match(noGrouped.stderr, /torch\._scaled_grouped_mm disagrees with the FP8 loop for tiny \(failed: no kernel image/);
+  assert.equal(rowsOfPrecision(noGrouped.file.rows, "fp8").length, 20);
+  // A _scaled_mm that gives wrong numbers fails the probe: no FP8 rows, BF16 rows intact.
+  const wrong = run("wrong", "wrong.csv");
+  assert.match(wrong.file.meta.fp8, /^not timed: torch\._scaled_mm failed the check \(rowwise: relative error \d\.\d+; tensorwise: relative error/);
+  assert.equal(rowsOfPrecision(wrong.file.rows, "fp8").length, 0);
+  assert.equal(rowsOfPrecision(wrong.file.rows, "bf16").length, 20);
+  // A kernel that fails for one shape: that shape has no FP8 rows, the other keeps them.
+  const oneShape = run("fail-n32", "n32.csv");
+  assert.match(oneShape.file.meta.fp8, /skipped: tiny-wide single \(CUBLAS_STATUS_NOT_SUPPORTED.*tiny-wide grouped/);
+  assert.deepEqual([...new Set(rowsOfPrecision(oneShape.file.rows, "fp8").map((r) => r.hiddenSize))], [64]);
+  assert.equal(rowsOfPrecision(oneShape.file.rows, "bf16").length, 20);
+  assert.deepEqual(readdirSync(dir).sort(), ["loop.csv", "n32.csv", "ng.csv", "ok.csv", "tw.csv", "wrong.csv"], "no temporary file left behind");
 });
 
 test("requireGpuMeasurement accepts GPU files and files without a device line", () => {
@@ -166,7 +222,11 @@ test("calibratedFactors: fitted to the GPU's own CSV, else the defaults, saying 
   const { dir } = syntheticCalibrationDir();
   const h200 = calibratedFactors(getGpu("h200"), dir);
   assert.equal(h200.measured, true);
-  assert.match(h200.source, /^fitted to .*h200\.csv \(\d+ rows, rms error \d+\.\d%\)$/);
+  assert.match(h200.source, /^fitted to .*h200\.csv \(\d+ bf16 rows, rms error \d+\.\d%\)$/);
+  // No FP8 rows in that file: an FP8 model gets the BF16 fit, and the source says so.
+  const asFp8 = calibratedFactors(getGpu("h200"), dir, "fp8");
+  assert.deepEqual(asFp8.factors, h200.factors);
+  assert.match(asFp8.source, /\(\d+ bf16 rows, rms error \d+\.\d%; no fp8 rows, so the bf16 efficiencies are applied to fp8\)$/);
   assert.ok(Math.abs(h200.factors.memoryEfficiency / TRUE_FACTORS.memoryEfficiency - 1) < 0.03);
   // No CSV measured on an H100 in that folder: the assumed defaults, named as such.
   const h100 = calibratedFactors(getGpu("h100"), dir);
@@ -186,4 +246,50 @@ test("expert-time and step say where their roofline factors come from", () => {
   const step = runCli(["step", "--model", "deepseek-v3", "--ep", "32", "--tokens", "4096", "--json"]);
   assert.equal(step.status, 0, step.stderr);
   assert.equal(JSON.parse(step.stdout).factorsSource, calibratedFactors(getGpu("h100")).source);
+});
+
+const FP8_FACTORS = { memoryEfficiency: 0.6, computeEfficiency: 0.5, overheadSeconds: 15e-6 };
+
+test("BF16 and FP8 rows of one CSV are fitted apart; mixing them in one fit is refused", () => {
+  const gpu = getGpu("h200");
+  const tokenCounts = [1, 4, 16, 64, 256, 1024, 4096, 16384];
+  const bf16 = syntheticCalibrationRows(gpu, { shapes: SHAPES, tokenCounts, factors: TRUE_FACTORS, noise: 0.04, rng: createRng(3) });
+  const fp8 = syntheticCalibrationRows(gpu, { shapes: SHAPES, tokenCounts, factors: FP8_FACTORS, noise: 0.04, rng: createRng(4), precision: "fp8" });
+  const dir = mkdtempSync(join(tmpdir(), "moe-lab-calset-fp8-"));
+  writeFileSync(join(dir, "h200.csv"), formatCalibrationCsv({ gpu_id: "h200", device: "cuda" }, [...bf16, ...fp8]));
+  const file = loadCalibration(dir).files[0];
+  assert.equal(rowsOfPrecision(file.rows, "bf16").length, bf16.length);
+  assert.equal(rowsOfPrecision(file.rows, "fp8").length, fp8.length);
+  assert.throws(() => fitRoofline(file.rows, gpu), (e: Error) => e instanceof RangeError && /rows mix precisions bf16 and fp8, allowed: one precision per fit/.test(e.message));
+  // Each precision's fit recovers its own factors (FP8 rows are modelled with FP8 bytes and the FP8 peak).
+  const near = (a: number, b: number) => Math.abs(a / b - 1) < 0.03;
+  const fitFp8 = calibratedFactors(gpu, dir, "fp8");
+  assert.ok(near(fitFp8.factors.memoryEfficiency, FP8_FACTORS.memoryEfficiency) && near(fitFp8.factors.computeEfficiency, FP8_FACTORS.computeEfficiency), JSON.stringify(fitFp8.factors));
+  assert.match(fitFp8.source, /\(\d+ fp8 rows, rms error \d+\.\d%\)$/);
+  const fitBf16 = calibratedFactors(gpu, dir, "bf16");
+  assert.ok(near(fitBf16.factors.memoryEfficiency, TRUE_FACTORS.memoryEfficiency) && near(fitBf16.factors.computeEfficiency, TRUE_FACTORS.computeEfficiency), JSON.stringify(fitBf16.factors));
+  // FP4 computes at the FP8 rate: it gets the FP8 fit, said to be applied to fp4.
+  const fp4 = calibratedFactors(gpu, dir, "fp4");
+  assert.deepEqual(fp4.factors, fitFp8.factors);
+  assert.match(fp4.source, /fp8 rows, rms error \d+\.\d%; the fp8 efficiencies are applied to fp4\)$/);
+  assert.deepEqual(factorsFor(gpu, "auto", "fp8", dir), fitFp8);
+  // The error report keeps the precisions apart.
+  const report = fitErrorReport(rowsOfPrecision(file.rows, "fp8"), gpu, fitFp8.factors);
+  assert.ok(report.length > 0 && report.every((g) => g.precision === "fp8" && g.withinTarget));
+  // Bad input.
+  assert.throws(() => rowsOfPrecision(file.rows, "int8" as never), /precision must be one of bf16, fp8, got "int8"/);
+  assert.throws(() => rowsOfPrecision("rows" as never, "fp8"), TypeError);
+  assert.throws(() => calibratedFactors(gpu, dir, "int8" as never), /precision must be one of bf16, fp8, fp4, got "int8"/);
+  assert.throws(() => syntheticCalibrationRows(gpu, { shapes: SHAPES, tokenCounts, precision: "fp4" }), /options\.precision must be one of bf16, fp8, got "fp4"/);
+
+  // Notebook 05 on this CSV: BF16 rows in sections 2-3, FP8 rows fitted on their own, sections 4-9 on the FP8 fit (FP8 experts).
+  const out = mkdtempSync(join(tmpdir(), "moe-lab-nb05-fp8-"));
+  const r = runCli(["run", "notebooks/05-throughput-model.ipynb", "--out", out, "--no-html", "--quiet", "--param", `calibrationDir=${dir}`, "--param", "gpuId=h200"]);
+  assert.equal(r.status, 0, r.stderr);
+  const nb = readNotebook(join(out, "05-throughput-model.ipynb"));
+  const text = nb.cells.flatMap((c) => (c.outputs ?? []).map((o) => JSON.stringify(o))).join("\n");
+  assert.match(text, /\| fp8 \| single \| 7168x2048 \| single \|/);
+  assert.match(text, /\| bf16 \| grouped \| 4096x14336 \| skewed \|/);
+  assert.match(text, /FP8 rows fitted on their own: 6\d\.\d% of HBM bandwidth, 5\d\.\d% of the FP8 peak/);
+  assert.match(text, /Sections 4 to 9 run on \*\*the factors fitted to .*h200\.csv \(its FP8 rows\)\*\*/);
 });

@@ -7,6 +7,13 @@ Measures, in bf16:
   2. one GPU holding 16 experts of a layer, run as a grouped GEMM (torch._grouped_mm where
      available, else a loop over experts), under balanced, skewed and single-expert loads, for a
      range of total tokens.
+Then, where the GPU and torch can run FP8 matrix multiplies (torch._scaled_mm, compute capability
+8.9+), the same in FP8 (`--dtypes`, default auto): e4m3 weights with one scale per output channel,
+tokens arriving in FP8 with one scale per token (DeepEP dispatches FP8), the down projection's
+input quantized per token inside the timed function, BF16 outputs; the grouped runs use
+torch._scaled_grouped_mm where present and correct, else a loop over experts. Each FP8 kernel is
+checked against the BF16 computation first (relative error of the output below 15%); a shape
+whose FP8 kernel fails or disagrees gets no FP8 rows, and the BF16 rows are written regardless.
 Each configuration is warmed up, then timed with CUDA events (optionally inside a CUDA graph);
 the CSV stores the median (and p10/p90) of the repeats.
 
@@ -15,6 +22,7 @@ header comment block: GPU name, moe-lab GPU id, driver, CUDA and torch versions,
 
 Usage:
   python3 tools/calibrate_experts.py --gpu-id h100 --out data/calibration/h100.csv
+  python3 tools/calibrate_experts.py --gpu-id h100 --dtypes bf16 --out h100-bf16.csv   # skip FP8
   python3 tools/calibrate_experts.py --dry-run --out dry-run.csv   # CPU, tiny shapes: checks the format only
 
 Before timing a grouped configuration, its output is compared with a plain per-expert loop; a
@@ -179,8 +187,112 @@ def grouped_matches_loop(torch, fn, x, w_gate_up, w_down, loads):
         print(f"  (grouped kernel failed: {e})", file=sys.stderr)
         return False
 
+FP8_MAX = 448.0  # largest float8_e4m3fn value
 
-def provenance(torch, device, gpu_id, grouped_impl, args):
+
+def fp8_quantize(torch, x, scaling):
+    """x (bf16, [rows, cols]) as float8_e4m3fn plus its fp32 dequantization scale: one per row
+    ([rows, 1]) for "rowwise", one for the whole tensor for "tensorwise"."""
+    xf = x.float()
+    amax = xf.abs().amax(dim=-1, keepdim=True) if scaling == "rowwise" else xf.abs().amax()
+    scale = amax.clamp(min=1e-12) / FP8_MAX
+    return (xf / scale).to(torch.float8_e4m3fn), scale
+
+
+def fp8_mm(torch, a, a_scale, b_rows, b_scale, scaling):
+    """a @ b_rows.T in FP8 with BF16 output. b_rows is [n, k] (so b_rows.t() is column-major, as
+    torch._scaled_mm wants); a_scale is [m, 1] or a scalar, b_scale [n, 1] or a scalar."""
+    b_s = b_scale.reshape(1, -1) if scaling == "rowwise" else b_scale
+    out = torch._scaled_mm(a, b_rows.t(), scale_a=a_scale, scale_b=b_s, out_dtype=torch.bfloat16)
+    return out[0] if isinstance(out, tuple) else out  # torch < 2.4 returns (out, amax)
+
+
+class Fp8Expert:
+    """One expert's weights in FP8: W_gate_up as [2I, H] rows and W_down as [H, I] rows, each
+    quantized with one scale per output channel (rowwise) or one per tensor."""
+
+    def __init__(self, torch, w_gate_up, w_down, scaling):
+        self.scaling = scaling
+        self.gu, self.gu_scale = fp8_quantize(torch, w_gate_up.t().contiguous(), scaling)
+        self.d, self.d_scale = fp8_quantize(torch, w_down.t().contiguous(), scaling)
+
+
+def swiglu_fp8(torch, xq, xs, w):
+    """The SwiGLU MLP on FP8 tokens (xq, per-token scales xs): both GEMMs in FP8, BF16 between."""
+    h = fp8_mm(torch, xq, xs, w.gu, w.gu_scale, w.scaling)
+    gate, up = h.chunk(2, dim=-1)
+    aq, a_scale = fp8_quantize(torch, torch.nn.functional.silu(gate) * up, w.scaling)
+    return fp8_mm(torch, aq, a_scale, w.d, w.d_scale, w.scaling)
+
+
+def relative_error(torch, got, want):
+    """||got - want|| / ||want|| in fp32 (inf for a shape mismatch)."""
+    if got.shape != want.shape:
+        return float("inf")
+    return ((got.float() - want.float()).norm() / want.float().norm().clamp(min=1e-12)).item()
+
+
+FP8_TOLERANCE = 0.15  # e4m3 rounding (3 mantissa bits) gives about 5-10% on two chained GEMMs; a wrong kernel gives ~100%
+
+
+def fp8_support(torch, device):
+    """(scaling, why): the FP8 scaling that works on this device ("rowwise", else "tensorwise"), or
+    None and the reason there is none. Probes a small SwiGLU against its BF16 result. (A CPU dry
+    run gets FP8 rows only from a torch with CPU FP8 matmuls; the test runs it on an emulation.)"""
+    if not hasattr(torch, "float8_e4m3fn") or not hasattr(torch, "_scaled_mm"):
+        return None, f"torch {torch.__version__} has no float8_e4m3fn / torch._scaled_mm"
+    if device == "cuda":
+        major, minor = torch.cuda.get_device_capability(0)
+        if (major, minor) < (8, 9):
+            return None, f"compute capability {major}.{minor} has no FP8 tensor cores (8.9+ needed)"
+    gen = torch.Generator(device=device).manual_seed(1)
+    x = torch.randn(32, 256, device=device, dtype=torch.bfloat16, generator=gen)
+    wgu = torch.randn(256, 2 * 128, device=device, dtype=torch.bfloat16, generator=gen) * 0.05
+    wd = torch.randn(128, 256, device=device, dtype=torch.bfloat16, generator=gen) * 0.05
+    want = swiglu(torch, x, wgu, wd)
+    errors = []
+    for scaling in ("rowwise", "tensorwise"):
+        try:
+            xq, xs = fp8_quantize(torch, x, scaling)
+            err = relative_error(torch, swiglu_fp8(torch, xq, xs, Fp8Expert(torch, wgu, wd, scaling)), want)
+            if err <= FP8_TOLERANCE:
+                return scaling, ""
+            errors.append(f"{scaling}: relative error {err:.3f}")
+        except Exception as e:  # unsupported scaling on this torch/GPU
+            errors.append(f"{scaling}: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+    return None, "torch._scaled_mm failed the check (" + "; ".join(errors) + ")"
+
+
+def grouped_fp8_fn(torch, xq, xs, experts, loads, use_scaled_grouped):
+    """A rank's experts in FP8 over its FP8 tokens (sorted by expert): torch._scaled_grouped_mm
+    (rowwise scales) when asked, else a loop of torch._scaled_mm over the active experts."""
+    if use_scaled_grouped:
+        offs = torch.tensor([sum(loads[: i + 1]) for i in range(len(loads))], device=xq.device, dtype=torch.int32)
+        gu = torch.stack([w.gu for w in experts])  # [E, 2I, H]
+        gu_s = torch.stack([w.gu_scale.reshape(-1) for w in experts])  # [E, 2I]
+        d = torch.stack([w.d for w in experts])  # [E, H, I]
+        d_s = torch.stack([w.d_scale.reshape(-1) for w in experts])  # [E, H]
+        xs1 = xs.reshape(-1)
+
+        def run():
+            h = torch._scaled_grouped_mm(xq, gu.transpose(-2, -1), xs1, gu_s, offs=offs, out_dtype=torch.bfloat16)
+            gate, up = h.chunk(2, dim=-1)
+            aq, a_scale = fp8_quantize(torch, torch.nn.functional.silu(gate) * up, "rowwise")
+            return torch._scaled_grouped_mm(aq, d.transpose(-2, -1), a_scale.reshape(-1), d_s, offs=offs, out_dtype=torch.bfloat16)
+        return run
+    bounds, start = [], 0
+    for n in loads:
+        bounds.append((start, start + n))
+        start += n
+    active = [i for i, n in enumerate(loads) if n > 0]
+    rowwise = experts[0].scaling == "rowwise"
+
+    def run_loop():
+        return [swiglu_fp8(torch, xq[a:b], xs[a:b] if rowwise else xs, experts[i]) for i in active for a, b in [bounds[i]]]
+    return run_loop
+
+
+def provenance(torch, device, gpu_id, grouped_impl, args, fp8_note):
     lines = {
         "tool": "tools/calibrate_experts.py (moe-lab issue 5)",
         "gpu_id": gpu_id,
@@ -189,6 +301,7 @@ def provenance(torch, device, gpu_id, grouped_impl, args):
         "python": platform.python_version(),
         "device": device,
         "grouped_impl": grouped_impl,
+        "fp8": fp8_note,
         "timing": f"median of {args.repeats} repeats after {args.warmup} warm-up runs, "
                   + ("CUDA events" + (" + CUDA graphs" if args.graphs else "") if device == "cuda" else "perf_counter (CPU dry run)"),
     }
@@ -216,7 +329,12 @@ def main():
     ap.add_argument("--dry-run", action="store_true", help="CPU, tiny shapes and few tokens: checks the CSV format only")
     ap.add_argument("--grouped-impl", choices=["auto", "grouped_mm", "loop"], default="auto",
                     help="auto: torch._grouped_mm where available and correct, else a loop over experts")
+    ap.add_argument("--dtypes", default="auto",
+                    help="weight precisions to time: bf16, fp8, bf16,fp8, or auto (bf16, plus fp8 where the GPU and torch run it)")
     args = ap.parse_args()
+    dtypes = [d.strip() for d in args.dtypes.split(",")]
+    if args.dtypes != "auto" and (not dtypes or any(d not in ("bf16", "fp8") for d in dtypes) or len(set(dtypes)) != len(dtypes)):
+        sys.exit(f"--dtypes: got {args.dtypes!r}, allowed: auto, bf16, fp8 or bf16,fp8")
     out_dir = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(out_dir):
         sys.exit(f"--out: folder {os.path.dirname(args.out) or '.'} does not exist")
@@ -237,28 +355,94 @@ def main():
     if args.grouped_impl == "grouped_mm" and not have_grouped_mm:
         sys.exit("--grouped-impl grouped_mm: this torch/device has no torch._grouped_mm (use auto or loop)")
     use_grouped_mm = have_grouped_mm and args.grouped_impl != "loop"
+    want_bf16 = args.dtypes == "auto" or "bf16" in dtypes
+    want_fp8 = args.dtypes == "auto" or "fp8" in dtypes
+    fp8_scaling, fp8_why = fp8_support(torch, device) if want_fp8 else (None, "not asked for (--dtypes)")
+    if want_fp8 and fp8_scaling is None:
+        if args.dtypes != "auto":
+            sys.exit(f"--dtypes fp8: {fp8_why}")
+        print(f"  (FP8 skipped: {fp8_why})", file=sys.stderr)
+    have_scaled_grouped = fp8_scaling is not None and hasattr(torch, "_scaled_grouped_mm") and args.grouped_impl != "loop"
     impl_used = set()
+    fp8_impl_used = set()
+    fp8_failed = []
     rows = []
 
-    def record(kind, hidden, inter, num_experts, pattern, total, loads, times):
-        rows.append([kind, "bf16", hidden, inter, num_experts, pattern, total, sum(1 for n in loads if n > 0), max(loads),
+    def record(kind, hidden, inter, num_experts, pattern, total, loads, times, dtype="bf16"):
+        rows.append([kind, dtype, hidden, inter, num_experts, pattern, total, sum(1 for n in loads if n > 0), max(loads),
                      f"{statistics.median(times):.3f}", f"{percentile(times, 0.1):.3f}", f"{percentile(times, 0.9):.3f}", len(times)])
+
+    def time_single_fp8(name, hidden, inter, w_gate_up, w_down):
+        """FP8 rows for one expert shape; none (and a note) if its FP8 kernel fails or disagrees."""
+        try:
+            w8 = Fp8Expert(torch, w_gate_up, w_down, fp8_scaling)
+            x = torch.randn(64, hidden, device=device, dtype=dtype, generator=gen)
+            xq, xs = fp8_quantize(torch, x, fp8_scaling)
+            err = relative_error(torch, swiglu_fp8(torch, xq, xs, w8), swiglu(torch, x, w_gate_up, w_down))
+            if err > FP8_TOLERANCE:
+                raise RuntimeError(f"relative error {err:.3f} against BF16")
+            for t in tokens:
+                xq, xs = fp8_quantize(torch, torch.randn(t, hidden, device=device, dtype=dtype, generator=gen), fp8_scaling)
+                times = timer(lambda: swiglu_fp8(torch, xq, xs, w8))
+                record("single", hidden, inter, 1, "single", t, [t], times, "fp8")
+                print(f"single fp8 {name} {t:6d} tokens: {statistics.median(times):9.1f} us", file=sys.stderr)
+        except Exception as e:  # a kernel this torch/GPU lacks for this shape: keep the BF16 rows
+            fp8_failed.append(f"{name} single ({str(e).splitlines()[0] if str(e) else type(e).__name__})")
+            print(f"  FP8 single-expert rows skipped for {name}: {fp8_failed[-1]}", file=sys.stderr)
+
+    def time_grouped_fp8(name, hidden, inter, wg, wd):
+        """FP8 grouped rows for one shape: torch._scaled_grouped_mm when it matches the FP8 loop, else the loop."""
+        try:
+            experts = [Fp8Expert(torch, wg[i], wd[i], fp8_scaling) for i in range(wg.shape[0])]
+            use_grouped = have_scaled_grouped and fp8_scaling == "rowwise"
+            checked = False
+            for pattern in ("balanced", "skewed", "single"):
+                for total in totals:
+                    loads = grouped_loads(pattern, total, len(experts))
+                    x = torch.randn(total, hidden, device=device, dtype=dtype, generator=gen)
+                    xq, xs = fp8_quantize(torch, x, fp8_scaling)
+                    loop = grouped_fp8_fn(torch, xq, xs, experts, loads, False)
+                    if not checked:  # the FP8 loop against BF16, once per shape
+                        err = relative_error(torch, torch.cat(loop(), dim=0), loop_reference(torch, x, wg, wd, loads))
+                        if err > FP8_TOLERANCE:
+                            raise RuntimeError(f"relative error {err:.3f} against BF16")
+                        checked = True
+                    fn = loop
+                    if use_grouped:
+                        try:
+                            fn = grouped_fp8_fn(torch, xq, xs, experts, loads, True)
+                            err = relative_error(torch, fn(), torch.cat(loop(), dim=0))
+                        except Exception as e:
+                            err = f"failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+                        if not isinstance(err, float) or err > 0.05:
+                            print(f"  torch._scaled_grouped_mm disagrees with the FP8 loop for {name} ({err}): timing the loop", file=sys.stderr)
+                            use_grouped, fn = False, loop
+                    fp8_impl_used.add("torch._scaled_grouped_mm" if use_grouped else "loop of torch._scaled_mm")
+                    times = timer(fn)
+                    record("grouped", hidden, inter, len(experts), pattern, total, loads, times, "fp8")
+                    print(f"grouped fp8 {name} {pattern:8s} {total:6d} tokens: {statistics.median(times):9.1f} us", file=sys.stderr)
+        except Exception as e:
+            fp8_failed.append(f"{name} grouped ({str(e).splitlines()[0] if str(e) else type(e).__name__})")
+            print(f"  FP8 grouped rows skipped for {name}: {fp8_failed[-1]}", file=sys.stderr)
 
     gen = torch.Generator(device=device).manual_seed(0)
     for name, hidden, inter in shapes:
         w_gate_up = torch.randn(hidden, 2 * inter, device=device, dtype=dtype, generator=gen) * 0.02
         w_down = torch.randn(inter, hidden, device=device, dtype=dtype, generator=gen) * 0.02
-        for t in tokens:
-            x = torch.randn(t, hidden, device=device, dtype=dtype, generator=gen)
-            times = timer(lambda: swiglu(torch, x, w_gate_up, w_down))
-            record("single", hidden, inter, 1, "single", t, [t], times)
-            print(f"single {name} {t:6d} tokens: {statistics.median(times):9.1f} us", file=sys.stderr)
+        if want_bf16:
+            for t in tokens:
+                x = torch.randn(t, hidden, device=device, dtype=dtype, generator=gen)
+                times = timer(lambda: swiglu(torch, x, w_gate_up, w_down))
+                record("single", hidden, inter, 1, "single", t, [t], times)
+                print(f"single {name} {t:6d} tokens: {statistics.median(times):9.1f} us", file=sys.stderr)
+        if fp8_scaling is not None:
+            time_single_fp8(name, hidden, inter, w_gate_up, w_down)
         del w_gate_up, w_down
         E = GROUPED_EXPERTS
         wg = torch.randn(E, hidden, 2 * inter, device=device, dtype=dtype, generator=gen) * 0.02
         wd = torch.randn(E, inter, hidden, device=device, dtype=dtype, generator=gen) * 0.02
         shape_grouped = use_grouped_mm
-        for pattern in ("balanced", "skewed", "single"):
+        for pattern in ("balanced", "skewed", "single") if want_bf16 else ():
             for total in totals:
                 loads = grouped_loads(pattern, total, E)
                 x = torch.randn(total, hidden, device=device, dtype=dtype, generator=gen)
@@ -271,11 +455,20 @@ def main():
                 times = timer(fn)
                 record("grouped", hidden, inter, E, pattern, total, loads, times)
                 print(f"grouped {name} {pattern:8s} {total:6d} tokens: {statistics.median(times):9.1f} us", file=sys.stderr)
+        if fp8_scaling is not None:
+            time_grouped_fp8(name, hidden, inter, wg, wd)
         del wg, wd
         if device == "cuda":
             torch.cuda.empty_cache()
 
-    meta = provenance(torch, device, args.gpu_id, " + ".join(sorted(impl_used)), args)
+    if fp8_scaling is None:
+        fp8_note = f"not timed: {fp8_why}"
+    else:
+        scales = "one per output channel of a weight, one per token" if fp8_scaling == "rowwise" else "one per tensor"
+        fp8_note = (f"e4m3, {fp8_scaling} scales ({scales}), tokens arrive in FP8, "
+                    f"the down projection's input quantized inside the timed function; grouped: {' + '.join(sorted(fp8_impl_used)) or 'none'}"
+                    + (f"; skipped: {'; '.join(fp8_failed)}" if fp8_failed else ""))
+    meta = provenance(torch, device, args.gpu_id, " + ".join(sorted(impl_used)) or "none", args, fp8_note)
     tmp = f"{args.out}.tmp-{os.getpid()}"
     try:
         with open(tmp, "w") as f:

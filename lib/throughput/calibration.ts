@@ -10,7 +10,7 @@ import { repoRoot } from "../paths";
 import type { GpuSpec } from "../hardware";
 import type { Rng } from "../rng";
 import { describeValue, requireInteger, requireNumber, requireOneOf } from "../validate";
-import { DEFAULT_FACTORS, ExpertShape, RooflineFactors, rankExpertTime, validateExpertShape } from "./roofline";
+import { DEFAULT_FACTORS, ExpertShape, RooflineFactors, WeightPrecision, rankExpertTime, validateExpertShape } from "./roofline";
 
 /** How tokens are spread over the experts of a grouped run. */
 export type LoadPattern = "balanced" | "skewed" | "single";
@@ -18,10 +18,15 @@ export type LoadPattern = "balanced" | "skewed" | "single";
 /** The load patterns of the grouped runs. */
 export const LOAD_PATTERNS: readonly LoadPattern[] = ["balanced", "skewed", "single"];
 
+/** The weight precisions the calibration script measures (its CSV's `dtype` column). */
+export const CALIBRATION_PRECISIONS: readonly WeightPrecision[] = ["bf16", "fp8"];
+
 /** One timed configuration. */
 export interface CalibrationRow {
   /** "single": one expert; "grouped": a rank holding `numExperts` experts (grouped GEMM). */
   kind: "single" | "grouped";
+  /** Weight precision of the timed experts (the CSV's `dtype`); absent means "bf16". */
+  precision?: WeightPrecision;
   hiddenSize: number;
   intermediateSize: number;
   /** Experts on the rank (1 for single). */
@@ -112,7 +117,8 @@ function parseCsvNumber(file: string, line: number, col: string, raw: string, in
 
 /**
  * Parses a calibration CSV: `# key: value` comment lines (provenance), a header line, then rows.
- * Only bf16 rows are returned (the fit is for BF16 weights).
+ * Rows in bf16 and fp8 (`CALIBRATION_PRECISIONS`) are returned with their `precision`; rows in
+ * any other dtype are skipped. Fit one precision at a time (`rowsOfPrecision`).
  * @param file name used in error messages.
  * @throws {RangeError} naming the file, line and column of a missing column or malformed value.
  * @example parseCalibrationCsv("# gpu: H100\nkind,dtype,hidden,...", "x.csv").meta.gpu // => "H100"
@@ -147,10 +153,12 @@ export function parseCalibrationCsv(text: string, file = "calibration.csv"): Cal
     if (!(LOAD_PATTERNS as readonly string[]).includes(pattern)) {
       throw new RangeError(`${file} line ${n + 1}: load_pattern must be one of ${LOAD_PATTERNS.join(", ")}, got ${JSON.stringify(pattern)}`);
     }
-    if (get("dtype") !== "bf16") continue;
+    const dtype = get("dtype");
+    if (!(CALIBRATION_PRECISIONS as readonly string[]).includes(dtype)) continue;
     const int = (c: string): number => parseCsvNumber(file, n + 1, c, get(c), true);
     const row: CalibrationRow = {
       kind,
+      precision: dtype as WeightPrecision,
       hiddenSize: int("hidden"),
       intermediateSize: int("intermediate"),
       numExperts: int("num_experts"),
@@ -232,7 +240,7 @@ export function formatCalibrationCsv(meta: Record<string, string>, rows: readonl
   lines.push(CALIBRATION_COLUMNS.join(","));
   for (const r of rows) {
     const us = String(+(r.medianSeconds * 1e6).toPrecision(12));
-    lines.push([r.kind, "bf16", r.hiddenSize, r.intermediateSize, r.numExperts, r.loadPattern, r.totalTokens, r.activeExperts, r.maxExpertTokens, us, us, us, 1].join(","));
+    lines.push([r.kind, r.precision ?? "bf16", r.hiddenSize, r.intermediateSize, r.numExperts, r.loadPattern, r.totalTokens, r.activeExperts, r.maxExpertTokens, us, us, us, 1].join(","));
   }
   return lines.join("\n") + "\n";
 }
@@ -251,6 +259,8 @@ export interface SyntheticOptions {
   noise?: number;
   /** Needed when noise > 0. */
   rng?: Rng;
+  /** Weight precision of the "measured" experts (default "bf16"). */
+  precision?: WeightPrecision;
 }
 
 /**
@@ -266,21 +276,22 @@ export function syntheticCalibrationRows(gpu: GpuSpec, options: SyntheticOptions
   if (noise > 0 && (!options.rng || typeof options.rng.random !== "function")) throw new TypeError(`options.rng must be an Rng when options.noise > 0, got ${describeValue(options.rng)}`);
   if (!Array.isArray(options.shapes) || options.shapes.length === 0) throw new TypeError(`options.shapes must be a non-empty array, got ${describeValue(options.shapes)}`);
   const rows: CalibrationRow[] = [];
+  const precision = requireOneOf("options.precision", options.precision ?? "bf16", CALIBRATION_PRECISIONS);
   const jitter = (s: number): number => (noise > 0 ? s * (1 + noise * (2 * (options.rng as Rng).random() - 1)) : s);
   options.shapes.forEach((shape, si) => {
     validateExpertShape(shape, `options.shapes[${si}]`);
     for (const [ti, t] of options.tokenCounts.entries()) {
       requireInteger(`options.tokenCounts[${ti}]`, t, { min: 1 });
-      const s = rankExpertTime({ tokens: t, activeExperts: 1 }, shape, gpu, factors).seconds;
-      rows.push({ kind: "single", hiddenSize: shape.hiddenSize, intermediateSize: shape.intermediateSize, numExperts: 1, loadPattern: "single", totalTokens: t, activeExperts: 1, maxExpertTokens: t, medianSeconds: jitter(s) });
+      const s = rankExpertTime({ tokens: t, activeExperts: 1 }, shape, gpu, factors, precision).seconds;
+      rows.push({ kind: "single", precision, hiddenSize: shape.hiddenSize, intermediateSize: shape.intermediateSize, numExperts: 1, loadPattern: "single", totalTokens: t, activeExperts: 1, maxExpertTokens: t, medianSeconds: jitter(s) });
     }
     if (groupedExperts === 0) return;
     for (const pattern of LOAD_PATTERNS) {
       for (const t of options.tokenCounts) {
         const loads = groupedLoads(pattern, t, groupedExperts);
         const activeExperts = loads.filter((x) => x > 0).length;
-        const s = rankExpertTime({ tokens: t, activeExperts }, shape, gpu, factors).seconds;
-        rows.push({ kind: "grouped", hiddenSize: shape.hiddenSize, intermediateSize: shape.intermediateSize, numExperts: groupedExperts, loadPattern: pattern, totalTokens: t, activeExperts, maxExpertTokens: Math.max(...loads), medianSeconds: jitter(s) });
+        const s = rankExpertTime({ tokens: t, activeExperts }, shape, gpu, factors, precision).seconds;
+        rows.push({ kind: "grouped", precision, hiddenSize: shape.hiddenSize, intermediateSize: shape.intermediateSize, numExperts: groupedExperts, loadPattern: pattern, totalTokens: t, activeExperts, maxExpertTokens: Math.max(...loads), medianSeconds: jitter(s) });
       }
     }
   });

@@ -10,9 +10,9 @@
  * Introduced in notebooks/05-throughput-model.ipynb.
  */
 import type { GpuSpec } from "../hardware";
-import { describeValue, requireInteger, requireNumber } from "../validate";
-import { CalibrationRow, loadCalibration } from "./calibration";
-import { DEFAULT_FACTORS, RooflineFactors, rankExpertTime } from "./roofline";
+import { describeValue, requireInteger, requireNumber, requireOneOf } from "../validate";
+import { CALIBRATION_PRECISIONS, CalibrationRow, loadCalibration } from "./calibration";
+import { DEFAULT_FACTORS, RooflineFactors, WeightPrecision, computeRate, rankExpertTime } from "./roofline";
 
 /** Result of `fitRoofline`. */
 export interface RooflineFit {
@@ -59,13 +59,35 @@ interface RowTerms {
   measured: number;
 }
 
+/** A row's weight precision: its `precision`, "bf16" when absent. */
+function rowPrecision(r: CalibrationRow, i: number): WeightPrecision {
+  return requireOneOf(`rows[${i}].precision`, r.precision ?? "bf16", CALIBRATION_PRECISIONS);
+}
+
+/**
+ * The rows measured in one weight precision (rows without `precision` are bf16).
+ * @throws {TypeError} for a non-array; {RangeError} for an unknown precision.
+ * @example rowsOfPrecision(file.rows, "fp8").length // => the file's FP8 rows
+ */
+export function rowsOfPrecision(rows: readonly CalibrationRow[], precision: WeightPrecision): CalibrationRow[] {
+  if (!Array.isArray(rows)) throw new TypeError(`rows must be an array of calibration rows, got ${describeValue(rows)}`);
+  requireOneOf("precision", precision, CALIBRATION_PRECISIONS);
+  return rows.filter((r, i) => rowPrecision(r, i) === precision);
+}
+
 function calibrationPoints(rows: readonly CalibrationRow[], gpu: GpuSpec): FitPoint[] {
-  return rows.map((r, i) => {
+  const precisions = new Set<WeightPrecision>();
+  const points = rows.map((r, i) => {
     if (typeof r !== "object" || r === null) throw new TypeError(`rows[${i}] must be a calibration row, got ${describeValue(r)}`);
     const measuredSeconds = requireNumber(`rows[${i}].medianSeconds`, r.medianSeconds, { min: 0, minExclusive: true });
-    const t = rankExpertTime({ tokens: r.totalTokens, activeExperts: r.activeExperts }, { hiddenSize: r.hiddenSize, intermediateSize: r.intermediateSize }, gpu, UNIT_FACTORS);
+    const precision = rowPrecision(r, i);
+    precisions.add(precision);
+    const t = rankExpertTime({ tokens: r.totalTokens, activeExperts: r.activeExperts }, { hiddenSize: r.hiddenSize, intermediateSize: r.intermediateSize }, gpu, UNIT_FACTORS, precision);
     return { memorySeconds: t.memorySeconds, computeSeconds: t.computeSeconds, measuredSeconds };
   });
+  // One set of efficiencies per precision: BF16 and FP8 kernels reach different fractions of their peaks.
+  if (precisions.size > 1) throw new RangeError(`rows mix precisions ${[...precisions].join(" and ")}, allowed: one precision per fit (select with rowsOfPrecision)`);
+  return points;
 }
 
 /** Best overhead and the objective for fixed efficiencies. */
@@ -91,9 +113,10 @@ function evaluate(terms: RowTerms[], m: number, c: number): { overhead: number; 
 /**
  * Fits memoryEfficiency, computeEfficiency (both in [minEfficiency, 1]) and overheadSeconds (>= 0)
  * to measured rows by least squares on the relative error.
- * @param rows calibration rows (single and/or grouped), at least 3.
+ * @param rows calibration rows (single and/or grouped) of one precision, at least 3; FP8 rows are
+ *   modelled with FP8 weight bytes and the FP8 peak.
  * @param gpu the GPU they were measured on (its spec peak and bandwidth are the denominators).
- * @throws {RangeError} for fewer than 3 rows or bad options.
+ * @throws {RangeError} for fewer than 3 rows, rows of more than one precision, or bad options.
  * @example fitRoofline(syntheticCalibrationRows(getGpu("h100"), { shapes, tokenCounts }), getGpu("h100")).factors.memoryEfficiency // => 0.8 (to 1e-6)
  */
 export function fitRoofline(rows: readonly CalibrationRow[], gpu: GpuSpec, options: FitOptions = {}): RooflineFit {
@@ -166,6 +189,7 @@ export function fitRooflinePoints(points: readonly FitPoint[], options: FitOptio
 /** Fit error of one group of rows (one expert shape, one kind, one load pattern). */
 export interface FitErrorGroup {
   kind: "single" | "grouped";
+  precision: WeightPrecision;
   hiddenSize: number;
   intermediateSize: number;
   loadPattern: string;
@@ -182,7 +206,7 @@ export interface FitErrorGroup {
 }
 
 /**
- * Fit error per expert shape (and load pattern for grouped rows), against the issue's targets
+ * Fit error per precision and expert shape (and load pattern for grouped rows), against the issue's targets
  * (single experts within 15% at every token count, grouped runs within 25%).
  * @throws {TypeError|RangeError} for malformed rows or factors.
  * @example fitErrorReport(rows, getGpu("h100"), fit.factors)[0].withinTarget // => true
@@ -192,14 +216,15 @@ export function fitErrorReport(rows: readonly CalibrationRow[], gpu: GpuSpec, fa
   const groups = new Map<string, FitErrorGroup & { sum: number }>();
   rows.forEach((r, i) => {
     const measured = requireNumber(`rows[${i}].medianSeconds`, r.medianSeconds, { min: 0, minExclusive: true });
-    const model = rankExpertTime({ tokens: r.totalTokens, activeExperts: r.activeExperts }, { hiddenSize: r.hiddenSize, intermediateSize: r.intermediateSize }, gpu, factors).seconds;
+    const precision = rowPrecision(r, i);
+    const model = rankExpertTime({ tokens: r.totalTokens, activeExperts: r.activeExperts }, { hiddenSize: r.hiddenSize, intermediateSize: r.intermediateSize }, gpu, factors, precision).seconds;
     const rel = Math.abs(model - measured) / measured;
     const pattern = r.kind === "single" ? "single" : r.loadPattern;
-    const key = `${r.kind}|${r.hiddenSize}|${r.intermediateSize}|${pattern}`;
+    const key = `${precision}|${r.kind}|${r.hiddenSize}|${r.intermediateSize}|${pattern}`;
     let g = groups.get(key);
     if (!g) {
       const target = r.kind === "single" ? 0.15 : 0.25;
-      g = { kind: r.kind, hiddenSize: r.hiddenSize, intermediateSize: r.intermediateSize, loadPattern: pattern, rows: 0, maxAbsRelativeError: 0, meanAbsRelativeError: 0, worstTokens: r.totalTokens, target, withinTarget: true, sum: 0 };
+      g = { kind: r.kind, precision, hiddenSize: r.hiddenSize, intermediateSize: r.intermediateSize, loadPattern: pattern, rows: 0, maxAbsRelativeError: 0, meanAbsRelativeError: 0, worstTokens: r.totalTokens, target, withinTarget: true, sum: 0 };
       groups.set(key, g);
     }
     g.rows++;
@@ -227,20 +252,28 @@ export interface CalibratedFactors {
 
 /**
  * The roofline factors for a GPU: fitted to the calibration CSV measured on it (its `# gpu_id:`
- * line) when one exists in `directory`, else `DEFAULT_FACTORS`, saying which. The CLI's
- * `expert-time` and `step` use this unless factors are given explicitly.
+ * line) when one exists in `directory`, else `DEFAULT_FACTORS`, saying which. The fit uses the
+ * file's rows in `precision`; a file with no rows in that precision (the script measures FP8 only
+ * where the GPU and torch support it) gives its BF16 fit, and `source` says it was applied to the
+ * other precision. The CLI's `expert-time` and `step` use this unless factors are given explicitly.
  * @param gpu the GPU (its `id` is matched against each file's gpu_id).
  * @param directory calibration folder, as for `loadCalibration` (default "data/calibration").
- * @throws {TypeError} for a non-GPU; errors of `loadCalibration` for malformed files.
+ * @param precision the experts' weight precision (default "bf16"); FP4 uses the FP8 rows (same tensor-core rate).
+ * @throws {TypeError} for a non-GPU; {RangeError} for an unknown precision; errors of `loadCalibration` for malformed files.
  * @example calibratedFactors(getGpu("h100")).measured // => false until data/calibration/h100.csv exists
  */
-export function calibratedFactors(gpu: GpuSpec, directory = "data/calibration"): CalibratedFactors {
+export function calibratedFactors(gpu: GpuSpec, directory = "data/calibration", precision: WeightPrecision = "bf16"): CalibratedFactors {
   if (!gpu || typeof gpu !== "object" || typeof gpu.id !== "string") throw new TypeError(`gpu must be a GPU spec from data/hardware.json, got ${describeValue(gpu)}`);
+  const wanted = computeRate(precision);
   const set = loadCalibration(directory);
   const file = set.files.find((f) => f.meta.gpu_id === gpu.id);
-  if (!file || file.rows.length < 3) {
+  const own = file ? rowsOfPrecision(file.rows, wanted) : [];
+  const rows = own.length >= 3 ? own : file ? rowsOfPrecision(file.rows, "bf16") : [];
+  if (!file || rows.length < 3) {
     return { factors: DEFAULT_FACTORS, measured: false, source: `assumed defaults (no calibration CSV for ${gpu.id} under ${set.directory}/)` };
   }
-  const fit = fitRoofline(file.rows, gpu);
-  return { factors: fit.factors, measured: true, source: `fitted to ${file.file} (${fit.rows} rows, rms error ${(fit.rmsRelativeError * 100).toFixed(1)}%)` };
+  const fitted = rows === own ? wanted : "bf16";
+  const fit = fitRoofline(rows, gpu);
+  const applied = fitted === precision ? "" : `; ${fitted === wanted ? "" : `no ${wanted} rows, so `}the ${fitted} efficiencies are applied to ${precision}`;
+  return { factors: fit.factors, measured: true, source: `fitted to ${file.file} (${fit.rows} ${fitted} rows, rms error ${(fit.rmsRelativeError * 100).toFixed(1)}%${applied})` };
 }

@@ -266,11 +266,11 @@ export const FACTOR_CHOICES: readonly FactorChoice[] = ["auto", "defaults", "pub
 
 /**
  * The roofline factors for a GPU by choice: "auto" is `calibratedFactors` (fitted to the GPU's
- * calibration CSV when one exists, else the assumed defaults); "defaults" is `DEFAULT_FACTORS`;
+ * calibration CSV rows in the expert precision when one exists, else the assumed defaults); "defaults" is `DEFAULT_FACTORS`;
  * "published" is `publishedFactors` of the set measured in the expert precision
  * (`PUBLISHED_FILE_FOR`: BF16 from XLA's H100 table, FP8 and FP4 from DeepGEMM's H800 table).
  * The result's `source` says which.
- * @param precision the experts' weight precision (picks the published set; default "bf16").
+ * @param precision the experts' weight precision (picks the published set, or the calibration rows; default "bf16").
  * @param directory calibration folder for "auto" (default "data/calibration").
  * @throws {TypeError|RangeError} for an unknown choice or precision (listing the known ones).
  * @example factorsFor(getGpu("h100"), "defaults").factors === DEFAULT_FACTORS // => true
@@ -281,7 +281,7 @@ export function factorsFor(gpu: GpuSpec, choice: FactorChoice = "auto", precisio
   requireOneOf("precision", precision, WEIGHT_PRECISIONS);
   if (choice === "defaults") return { factors: DEFAULT_FACTORS, measured: false, source: "assumed defaults (chosen)" };
   if (choice === "published") return publishedFactors(loadPublishedGemms(PUBLISHED_FILE_FOR[precision]));
-  return calibratedFactors(gpu, directory);
+  return calibratedFactors(gpu, directory, precision);
 }
 
 /** How well a model follows a set of published rows (`summarizeComparison`). */
