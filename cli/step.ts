@@ -89,6 +89,8 @@ function captureFields(r: ScenarioResult, o: RoutingOptions): Record<string, str
     attention_bound: b.attentionBound,
     all_to_all_kernel: b.allToAllKernel,
     kv_capacity_tokens_per_rank: r.memory.kvCapacityTokens,
+    kv_tokens_needed_per_rank: r.memory.kvTokensNeeded,
+    kv_fits: r.memory.kvFits,
   };
 }
 
@@ -164,6 +166,9 @@ export const stepCommand: Command = {
           contextTokens: r.input.contextTokens,
           ...b,
           kvCapacityTokensPerRank: r.memory.kvCapacityTokens,
+          kvTokensNeededPerRank: r.memory.kvTokensNeeded,
+          kvFits: r.memory.kvFits,
+          maxSequencesPerRank: r.memory.maxSequencesPerRank,
           factorsSource: routing.factorsSource,
         }) + "\n",
       );
@@ -177,7 +182,7 @@ export const stepCommand: Command = {
       `  communication   ${us(b.communicationSeconds)} (dispatch ${us(b.dispatchSeconds)}, combine ${us(b.combineSeconds)}, DeepEP ${b.allToAllKernel}${b.allToAllNvlinkScale === 1 ? "" : `, H800 intranode row x ${+b.allToAllNvlinkScale.toFixed(3)} for NVLink`})`,
       `  layer           ${us(b.layerSeconds)}  bound: ${b.bound}; rank imbalance (max/mean tokens) ${b.rankImbalance.toFixed(2)}`,
       `  forward pass    ${(b.forwardSeconds * 1e3).toFixed(2)} ms, ${b.tokensPerSecondPerGpu.toFixed(0)} tokens/s per GPU`,
-      `  KV capacity     ${r.memory.kvCapacityTokens} tokens per rank`,
+      `  KV cache        ${r.memory.kvCapacityTokens} tokens fit per rank, this batch needs ${+r.memory.kvTokensNeeded.toFixed(2)}${r.memory.kvFits ? "" : ": DOES NOT FIT"}${r.input.mode === "decode" && r.memory.maxSequencesPerRank !== null ? ` (at most ${r.memory.maxSequencesPerRank} sequences per rank at context ${r.input.contextTokens})` : ""}`,
       `  factors         ${routing.factorsSource}`,
     ];
     io.out(lines.join("\n") + "\n");

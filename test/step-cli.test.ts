@@ -57,6 +57,7 @@ test("step --capture writes a valid capture of the scenario and its breakdown", 
     assert.equal(f.bound, o.bound);
     assert.equal(f.slowest_rank, o.slowestRank);
     assert.equal(f.kv_capacity_tokens_per_rank, o.kvCapacityTokensPerRank);
+    assert.deepEqual([f.kv_tokens_needed_per_rank, f.kv_fits], [o.kvTokensNeededPerRank, o.kvFits]);
     // The source is a command line that reproduces the step (every option spelled out).
     assert.match(cap.source!, /^moe-lab step --model deepseek-v3 --gpu h100 --ep 32 --tokens 4096 --placement eplb --redundant 32 /);
     assert.ok(!cap.source!.includes(dir), "the capture path is not part of the scenario");
@@ -110,6 +111,19 @@ test("step --capture to a path that cannot be written: one error line, non-zero 
     assert.equal(noValue.stderr.trim().split("\n").length, 1, noValue.stderr);
     assert.deepEqual(readdirSync(dir), [], "nothing written");
   });
+});
+
+test("step says whether the batch's KV cache fits, and how many sequences would", () => {
+  // DeepSeek-V3, FP8 experts, EP32 on H100s, context 4096: 60 sequences per GPU fit (scenarioMemory).
+  const base = ["step", "--model", "deepseek-v3", "--gpu", "h100", "--ep", "32", "--precision", "fp8", "--context", "4096"];
+  const fits = runCli([...base, "--tokens", String(60 * 32)]);
+  assert.equal(fits.status, 0, fits.stderr);
+  assert.match(fits.stdout, /^ {2}KV cache +\d+ tokens fit per rank, this batch needs 245760 \(at most 60 sequences per rank at context 4096\)$/m);
+  const over = runCli([...base, "--tokens", String(61 * 32)]);
+  assert.equal(over.status, 0, over.stderr);
+  assert.match(over.stdout, /this batch needs 249856: DOES NOT FIT \(at most 60 sequences per rank/);
+  const j = JSON.parse(runCli([...base, "--tokens", String(61 * 32), "--json"]).stdout);
+  assert.deepEqual([j.kvTokensNeededPerRank, j.kvFits, j.maxSequencesPerRank], [249856, false, 60]);
 });
 
 test("step --help names --capture", () => {

@@ -12,6 +12,7 @@ import {
   paramsDtype,
   runFields,
   eplbNetEffect,
+  scenarioMemory,
   expertTimeCurve,
   expertWeightBytes,
   fitErrorReport,
@@ -127,11 +128,12 @@ test("parseCalibrationCsv reads provenance and rows; names file and line on erro
     "single,bf16,7168,2048,1,single,1,1,1,42.5,41,44,50",
     "grouped,bf16,7168,2048,16,skewed,10,4,5,120,118,125,50",
     "single,fp8,7168,2048,1,single,1,1,1,30,29,31,50",
+    "single,int8,7168,2048,1,single,1,1,1,25,24,26,50",
   ].join("\n");
   const f = parseCalibrationCsv(csv, "h100.csv");
   assert.equal(f.meta.gpu, "NVIDIA H100 80GB HBM3");
-  assert.equal(f.rows.length, 2);
-  assert.deepEqual(f.rows[1], { kind: "grouped", hiddenSize: 7168, intermediateSize: 2048, numExperts: 16, loadPattern: "skewed", totalTokens: 10, activeExperts: 4, maxExpertTokens: 5, medianSeconds: 120e-6 });
+  assert.deepEqual(f.rows.map((r) => r.precision), ["bf16", "bf16", "fp8"], "bf16 and fp8 rows kept with their precision; int8 skipped");
+  assert.deepEqual(f.rows[1], { kind: "grouped", precision: "bf16", hiddenSize: 7168, intermediateSize: 2048, numExperts: 16, loadPattern: "skewed", totalTokens: 10, activeExperts: 4, maxExpertTokens: 5, medianSeconds: 120e-6 });
   assert.throws(() => parseCalibrationCsv(csv.replace("42.5", "x"), "h100.csv"), /h100\.csv line 4: median_us must be a non-negative number, got "x"/);
   assert.throws(() => parseCalibrationCsv("kind,dtype\n", "a.csv"), /a\.csv line 1: header must have column hidden/);
   const set = loadCalibration();
@@ -249,15 +251,53 @@ test("runScenario: EPLB evens out rank loads of a skewed prefill batch and speed
   assert.throws(() => runScenario({ ...opts, placement: "eplb", redundantExperts: 5 }), /ep must divide experts \+ redundant/);
 });
 
-test("eplbNetEffect: speedup minus KV capacity and stalls; verdicts", () => {
-  const e = eplbNetEffect({ baselineSeconds: 2, eplbSeconds: 1, kvCapacityTokensBaseline: 100, kvCapacityTokensEplb: 90, kvBound: true, stallSeconds: 0, intervalSteps: 3000 });
+test("eplbNetEffect: speedup minus the sequences that no longer fit, and stalls; verdicts", () => {
+  // A full KV cache: EPLB keeps 90% of it, so it serves 90% of the sequences.
+  const e = eplbNetEffect({ baselineSeconds: 2, eplbSeconds: 1, kvCapacityTokensBaseline: 100, kvCapacityTokensEplb: 90, kvTokensNeeded: 100, stallSeconds: 0, intervalSteps: 3000 });
   close(e.netSpeedup, 1.8, 1e-12);
-  assert.equal(e.verdict, "helps");
-  const stall = eplbNetEffect({ baselineSeconds: 1, eplbSeconds: 1, kvCapacityTokensBaseline: 100, kvCapacityTokensEplb: 100, kvBound: false, stallSeconds: 0.91, intervalSteps: 3000 });
+  assert.deepEqual([e.kvBound, e.kvServedFraction, e.kvCapacityRatio, e.verdict], [true, 0.9, 0.9, "helps"]);
+  // A batch that still fits with EPLB pays nothing for the smaller KV cache.
+  const fits = eplbNetEffect({ baselineSeconds: 1.1, eplbSeconds: 1, kvCapacityTokensBaseline: 100, kvCapacityTokensEplb: 80, kvTokensNeeded: 80, stallSeconds: 0, intervalSteps: 3000 });
+  assert.deepEqual([fits.kvBound, fits.kvServedFraction, fits.kvCapacityRatio], [false, 1, 0.8]);
+  close(fits.netSpeedup, 1.1, 1e-12);
+  // Partly: 90 tokens needed, 80 fit.
+  close(eplbNetEffect({ baselineSeconds: 1, eplbSeconds: 1, kvCapacityTokensBaseline: 100, kvCapacityTokensEplb: 80, kvTokensNeeded: 90, stallSeconds: 0, intervalSteps: 1 }).kvServedFraction, 80 / 90, 1e-12);
+  const stall = eplbNetEffect({ baselineSeconds: 1, eplbSeconds: 1, kvCapacityTokensBaseline: 100, kvCapacityTokensEplb: 100, kvTokensNeeded: 0, stallSeconds: 0.91, intervalSteps: 3000 });
   close(stall.stallFraction, 0.91 / 3000.91, 1e-12);
   assert.equal(stall.verdict, "no effect");
-  assert.equal(eplbNetEffect({ baselineSeconds: 1, eplbSeconds: 1, kvCapacityTokensBaseline: 100, kvCapacityTokensEplb: 80, kvBound: true, stallSeconds: 0, intervalSteps: 1 }).verdict, "hurts");
-  assert.throws(() => eplbNetEffect({ baselineSeconds: 0, eplbSeconds: 1, kvCapacityTokensBaseline: 1, kvCapacityTokensEplb: 1, kvBound: false, stallSeconds: 0, intervalSteps: 1 }), /baselineSeconds/);
+  assert.equal(eplbNetEffect({ baselineSeconds: 1, eplbSeconds: 1, kvCapacityTokensBaseline: 100, kvCapacityTokensEplb: 80, kvTokensNeeded: 100, stallSeconds: 0, intervalSteps: 1 }).verdict, "hurts");
+  assert.throws(() => eplbNetEffect({ baselineSeconds: 0, eplbSeconds: 1, kvCapacityTokensBaseline: 1, kvCapacityTokensEplb: 1, kvTokensNeeded: 0, stallSeconds: 0, intervalSteps: 1 }), /baselineSeconds/);
+  // A batch that does not fit even without EPLB is refused: its step time would be fiction.
+  assert.throws(
+    () => eplbNetEffect({ baselineSeconds: 1, eplbSeconds: 1, kvCapacityTokensBaseline: 100, kvCapacityTokensEplb: 90, kvTokensNeeded: 101, stallSeconds: 0, intervalSteps: 1 }),
+    (err: Error) => err instanceof RangeError && /kvTokensNeeded must be at most kvCapacityTokensBaseline \(100\), got 101: that batch cannot be served even without EPLB/.test(err.message),
+  );
+  assert.throws(() => eplbNetEffect({ baselineSeconds: 1, eplbSeconds: 1, kvCapacityTokensBaseline: 100, kvCapacityTokensEplb: 90, kvTokensNeeded: -1, stallSeconds: 0, intervalSteps: 1 }), /kvTokensNeeded/);
+});
+
+test("scenarioMemory / runScenario memory: the KV cache that fits, and whether the batch's does", () => {
+  const opts = { model: "deepseek-v3", gpu: "h100", ep: 32, batchTokens: 32 * 32, weightPrecision: "fp8" as const, contextTokens: 4096 };
+  const m = scenarioMemory(opts);
+  const r = runScenario(opts);
+  assert.deepEqual(r.memory, m, "runScenario reports scenarioMemory");
+  // HBM x 0.9 minus the weights, over DeepSeek-V3's KV bytes per token.
+  const kvBytes = r.model.kvBytesPerToken;
+  assert.equal(m.kvCapacityTokens, Math.floor((80e9 * 0.9 - m.expertBytes - m.nonExpertBytes) / kvBytes));
+  assert.equal(m.maxSequencesPerRank, Math.floor(m.kvCapacityTokens / 4096));
+  assert.deepEqual([m.kvTokensNeeded, m.kvFits], [32 * 4096, true]);
+  const full = scenarioMemory({ ...opts, batchTokens: ((m.maxSequencesPerRank as number) + 1) * 32 });
+  assert.equal(full.kvFits, false, "one sequence per rank more than fits");
+  assert.equal(scenarioMemory({ ...opts, batchTokens: (m.maxSequencesPerRank as number) * 32 }).kvFits, true);
+  // Prefill needs KV for its prompt tokens only; context 0 has no sequence limit.
+  assert.equal(scenarioMemory({ ...opts, mode: "prefill", batchTokens: 4096 * 32 }).kvTokensNeeded, 4096);
+  assert.equal(scenarioMemory({ ...opts, contextTokens: 0 }).maxSequencesPerRank, null);
+  // FP8 non-expert weights leave more room for the KV cache (BF16 is the assumed default).
+  const fp8Dense = scenarioMemory({ ...opts, densePrecision: "fp8" });
+  assert.ok(Math.abs(fp8Dense.nonExpertBytes * 2 - m.nonExpertBytes) < 1, "FP8 halves the non-expert weights");
+  assert.ok(fp8Dense.kvCapacityTokens > m.kvCapacityTokens);
+  assert.throws(() => scenarioMemory({ ...opts, densePrecision: "int8" as never }), /densePrecision must be one of bf16, fp8, fp4, got "int8"/);
+  assert.throws(() => scenarioMemory({ ...opts, model: "nope" }), /must be one of .*deepseek-v3/);
+  assert.throws(() => scenarioMemory(null as never), TypeError);
 });
 
 test("realbWhatIf: lower precision on overloaded ranks only, marked unverified", () => {

@@ -59,13 +59,17 @@ export function breakdownFigure(items: readonly LabelledBreakdown[], title: stri
  * A curve that names its shape (`hiddenSize`, `intermediateSize`) gets the measured rows of that
  * shape as markers in its colour; measured rows of other shapes share one grey trace.
  * @param curves name, optional shape and points `{tokens, seconds}` of each modelled curve.
- * @param measured calibration rows to overlay (single-expert rows), optional.
+ * @param measured calibration rows to overlay (single-expert rows, one precision), optional.
+ * @param title the chart's title (say the precision, GPU and factors the curves use).
+ * @throws {TypeError} for a non-string title.
  * @example rooflineFigure([{ name: "DeepSeek-V3", points }], []).layout.xaxis // => { type: "log", title: { text: "tokens per expert" } }
  */
 export function rooflineFigure(
   curves: ReadonlyArray<{ name: string; hiddenSize?: number; intermediateSize?: number; points: ReadonlyArray<{ tokens: number; seconds: number }> }>,
   measured: readonly CalibrationRow[] = [],
+  title = "One expert's time vs tokens: flat (memory-bound), then linear (compute-bound)",
 ): Figure {
+  if (typeof title !== "string") throw new TypeError(`title must be a string, got ${describeValue(title)}`);
   const traces: Record<string, unknown>[] = curves.map((c, i) => ({
     type: "scatter",
     mode: "lines",
@@ -91,7 +95,7 @@ export function rooflineFigure(
   const rest = measured.filter((r) => !claimed.has(r));
   if (rest.length) traces.push(markers("measured, other shapes", rest, COLORS.muted));
   return figure(traces, {
-    title: "One expert's time vs tokens: flat (memory-bound), then linear (compute-bound)",
+    title,
     layout: { xaxis: { type: "log", title: { text: "tokens per expert" } }, yaxis: { type: "log", title: { text: "microseconds" } } },
   });
 }

@@ -1,7 +1,8 @@
 /**
  * Whole scenarios on top of the step model: a skewed batch routed with a seeded RNG, a placement
- * (contiguous, or EPLB planned from the long-run expert popularity), the memory it costs, EPLB's
- * net effect (placement speedup minus redundant-expert memory and rebalance stalls), and a
+ * (contiguous, or EPLB planned from the long-run expert popularity), the memory it costs and
+ * whether the batch's KV cache fits, EPLB's net effect (placement speedup minus the sequences the
+ * redundant experts' memory pushes out of the KV cache, and rebalance stalls), and a
  * ReaLB-style what-if (lower precision on overloaded ranks; UNVERIFIED: the paper could not be
  * checked).
  * Introduced in notebooks/05-throughput-model.ipynb; used in notebooks/07-operations-and-incidents.ipynb.
@@ -44,8 +45,30 @@ export interface ScenarioOptions {
   /** Seed of the routing draws and of the shuffle of hot experts over expert ids, default 0. */
   seed?: number;
   factors?: RooflineFactors;
+  /** Routed-expert weights, default "bf16". */
   weightPrecision?: WeightPrecision;
+  /**
+   * Non-expert weights (attention, shared experts, dense layers, embeddings), default "bf16".
+   * ASSUMED BF16 by default: a conservative choice (DeepSeek-V3's checkpoint stores most of them in FP8).
+   */
+  densePrecision?: WeightPrecision;
   overlapCommunication?: boolean;
+}
+
+/** Memory per rank of a scenario (bytes), the KV cache that fits, and what the batch needs. */
+export interface ScenarioMemory {
+  expertBytes: number;
+  nonExpertBytes: number;
+  /** HBM x (1 - HBM_RESERVE_FRACTION) minus the weights (>= 0). */
+  kvBudgetBytes: number;
+  /** KV-cache tokens that fit per rank (BF16 KV cache). */
+  kvCapacityTokens: number;
+  /** Decode: sequences per rank whose whole context fits (null when the context is 0). */
+  maxSequencesPerRank: number | null;
+  /** KV-cache tokens this batch needs per rank: decode, sequences x context; prefill, its prompt tokens. */
+  kvTokensNeeded: number;
+  /** kvTokensNeeded <= kvCapacityTokens: the batch can be served. */
+  kvFits: boolean;
 }
 
 /** What `runScenario` returns. */
@@ -60,8 +83,8 @@ export interface ScenarioResult {
   /** Placement used, `[slots]`. */
   phy2log: number[];
   breakdown: StepBreakdown;
-  /** Memory per rank (bytes) and the KV cache that fits. */
-  memory: { expertBytes: number; nonExpertBytes: number; kvBudgetBytes: number; kvCapacityTokens: number };
+  /** Memory per rank (bytes), the KV cache that fits and whether this batch's does. */
+  memory: ScenarioMemory;
   /** The step's input, for re-running variants (ReaLB, other factors). */
   input: StepInput;
 }
@@ -141,9 +164,7 @@ export function runScenario(options: ScenarioOptions, hardware: HardwareData = l
     overlapCommunication: options.overlapCommunication ?? false,
   };
   const breakdown = stepTime(input);
-  const dtype = paramsDtype(precision);
-  const mem = memoryPerRank(spec, { epSize: ep, redundantExperts: redundant, expertDtype: dtype });
-  const kvBudgetBytes = Math.max(0, gpu.hbmCapacityGB * 1e9 * (1 - HBM_RESERVE_FRACTION) - mem.expertBytes - mem.nonExpertBytes);
+  const memory = scenarioMemory(options, hardware);
   return {
     model,
     gpu,
@@ -153,8 +174,42 @@ export function runScenario(options: ScenarioOptions, hardware: HardwareData = l
     expertLoads,
     phy2log,
     breakdown,
-    memory: { expertBytes: mem.expertBytes, nonExpertBytes: mem.nonExpertBytes, kvBudgetBytes, kvCapacityTokens: Math.floor(kvBudgetBytes / model.kvBytesPerToken) },
+    memory,
     input,
+  };
+}
+
+/**
+ * The memory side of a scenario alone (no routing, no step): weights per rank, the KV cache that
+ * fits, and the most decode sequences per rank at the context. Use it to size a batch that fits
+ * before running `runScenario` (its `batchTokens` only sets `kvTokensNeeded`).
+ * @throws {RangeError|TypeError} as `runScenario` for an unknown model/GPU or bad ep/redundant/precision.
+ * @example scenarioMemory({ model: "deepseek-v3", gpu: "h100", ep: 32, batchTokens: 0, weightPrecision: "fp8" }).maxSequencesPerRank // => 60 (context 4096)
+ */
+export function scenarioMemory(options: ScenarioOptions, hardware: HardwareData = loadHardware()): ScenarioMemory {
+  if (typeof options !== "object" || options === null) throw new TypeError(`options must be an object, got ${describeValue(options)}`);
+  const spec = loadModel(options.model);
+  const gpu = getGpu(options.gpu, hardware);
+  const ep = requireInteger("ep", options.ep, { min: 1 });
+  const batchTokens = requireInteger("batchTokens", options.batchTokens, { min: 0 });
+  const contextTokens = requireInteger("contextTokens", options.contextTokens ?? 4096, { min: 0 });
+  const mode = requireOneOf("mode", options.mode ?? "decode", ["decode", "prefill"]);
+  const placement = requireOneOf("placement", options.placement ?? "contiguous", ["contiguous", "eplb"]);
+  const redundant = requireInteger("redundantExperts", options.redundantExperts ?? (placement === "eplb" ? ep : 0), { min: 0 });
+  const precision = requireOneOf("weightPrecision", options.weightPrecision ?? "bf16", WEIGHT_PRECISIONS);
+  const densePrecision = requireOneOf("densePrecision", options.densePrecision ?? "bf16", WEIGHT_PRECISIONS);
+  const mem = memoryPerRank(spec, { epSize: ep, redundantExperts: redundant, expertDtype: paramsDtype(precision), denseDtype: paramsDtype(densePrecision) });
+  const kvBudgetBytes = Math.max(0, gpu.hbmCapacityGB * 1e9 * (1 - HBM_RESERVE_FRACTION) - mem.expertBytes - mem.nonExpertBytes);
+  const kvCapacityTokens = Math.floor(kvBudgetBytes / stepModelFromSpec(spec).kvBytesPerToken);
+  const kvTokensNeeded = mode === "decode" ? (batchTokens / ep) * contextTokens : batchTokens / ep;
+  return {
+    expertBytes: mem.expertBytes,
+    nonExpertBytes: mem.nonExpertBytes,
+    kvBudgetBytes,
+    kvCapacityTokens,
+    maxSequencesPerRank: contextTokens > 0 ? Math.floor(kvCapacityTokens / contextTokens) : null,
+    kvTokensNeeded,
+    kvFits: kvTokensNeeded <= kvCapacityTokens,
   };
 }
 
@@ -171,13 +226,16 @@ export function paramsDtype(precision: WeightPrecision): "bf16" | "fp8" | "int4"
 export interface EplbCostInput {
   /** Forward time without EPLB (seconds). */
   baselineSeconds: number;
-  /** Forward time with the EPLB placement (seconds). */
+  /** Forward time with the EPLB placement, same batch (seconds). */
   eplbSeconds: number;
   /** KV-cache tokens that fit per rank without / with the redundant experts. */
   kvCapacityTokensBaseline: number;
   kvCapacityTokensEplb: number;
-  /** True when the batch is limited by KV capacity (then fewer tokens fit means fewer sequences). */
-  kvBound: boolean;
+  /**
+   * KV-cache tokens the batch needs per rank (decode: sequences x context). It must fit without
+   * EPLB; where it does not fit with EPLB, EPLB serves only the sequences that fit.
+   */
+  kvTokensNeeded: number;
   /** Stall per rearrangement (seconds); vLLM measured 0.91 s mean for synchronous EPLB. */
   stallSeconds: number;
   /** Steps between rearrangements (vLLM default 3000). */
@@ -190,19 +248,26 @@ export interface EplbNetEffect {
   placementSpeedup: number;
   /** KV capacity with EPLB / without (<= 1). */
   kvCapacityRatio: number;
+  /** True when the batch does not fit in the KV cache that EPLB leaves. */
+  kvBound: boolean;
+  /** Share of the batch's sequences EPLB can still hold: min(1, capacity with EPLB / tokens needed). */
+  kvServedFraction: number;
   /** Fraction of wall time spent in rearrangement stalls. */
   stallFraction: number;
-  /** placementSpeedup x (kvCapacityRatio when KV-bound) x (1 - stallFraction). */
+  /** placementSpeedup x kvServedFraction x (1 - stallFraction). */
   netSpeedup: number;
   /** "helps" above 1.02, "hurts" below 0.98, else "no effect". */
   verdict: "helps" | "no effect" | "hurts";
 }
 
 /**
- * EPLB's net effect on throughput: the placement speedup, minus the KV capacity the redundant
- * experts take (when the batch is KV-bound) and the time lost to rearrangement stalls.
- * @throws {RangeError} for non-positive times or capacities, negative stalls, intervalSteps < 1.
- * @example eplbNetEffect({ baselineSeconds: 2, eplbSeconds: 1, kvCapacityTokensBaseline: 100, kvCapacityTokensEplb: 90, kvBound: true, stallSeconds: 0, intervalSteps: 3000 }).netSpeedup // => 1.8
+ * EPLB's net effect on throughput: the placement speedup, minus the sequences the redundant
+ * experts' memory pushes out of the KV cache (only when the batch no longer fits) and the time
+ * lost to rearrangement stalls. A batch that loses sequences is charged at the same step time:
+ * a decode step with fewer sequences is a little shorter, so this overstates that cost slightly.
+ * @throws {RangeError} for non-positive times or capacities, negative stalls, intervalSteps < 1,
+ *   or a batch that does not fit in the KV cache even without EPLB.
+ * @example eplbNetEffect({ baselineSeconds: 2, eplbSeconds: 1, kvCapacityTokensBaseline: 100, kvCapacityTokensEplb: 90, kvTokensNeeded: 100, stallSeconds: 0, intervalSteps: 3000 }).netSpeedup // => 1.8
  */
 export function eplbNetEffect(input: EplbCostInput): EplbNetEffect {
   if (typeof input !== "object" || input === null) throw new TypeError(`input must be an object, got ${describeValue(input)}`);
@@ -210,13 +275,18 @@ export function eplbNetEffect(input: EplbCostInput): EplbNetEffect {
   const eplb = requireNumber("eplbSeconds", input.eplbSeconds, { min: 0, minExclusive: true });
   const kv0 = requireNumber("kvCapacityTokensBaseline", input.kvCapacityTokensBaseline, { min: 0, minExclusive: true });
   const kv1 = requireNumber("kvCapacityTokensEplb", input.kvCapacityTokensEplb, { min: 0 });
+  const need = requireNumber("kvTokensNeeded", input.kvTokensNeeded, { min: 0 });
+  if (need > kv0) {
+    throw new RangeError(`kvTokensNeeded must be at most kvCapacityTokensBaseline (${kv0}), got ${need}: that batch cannot be served even without EPLB (use fewer sequences or a shorter context)`);
+  }
   const stall = requireNumber("stallSeconds", input.stallSeconds, { min: 0 });
   const interval = requireInteger("intervalSteps", input.intervalSteps, { min: 1 });
   const placementSpeedup = base / eplb;
   const kvCapacityRatio = Math.min(1, kv1 / kv0);
+  const kvServedFraction = need > 0 ? Math.min(1, kv1 / need) : 1;
   const stallFraction = stall / (interval * eplb + stall);
-  const netSpeedup = placementSpeedup * (input.kvBound ? kvCapacityRatio : 1) * (1 - stallFraction);
-  return { placementSpeedup, kvCapacityRatio, stallFraction, netSpeedup, verdict: netSpeedup > 1.02 ? "helps" : netSpeedup < 0.98 ? "hurts" : "no effect" };
+  const netSpeedup = placementSpeedup * kvServedFraction * (1 - stallFraction);
+  return { placementSpeedup, kvCapacityRatio, kvBound: need > kv1, kvServedFraction, stallFraction, netSpeedup, verdict: netSpeedup > 1.02 ? "helps" : netSpeedup < 0.98 ? "hurts" : "no effect" };
 }
 
 /** Result of `realbWhatIf`. */
