@@ -18,8 +18,10 @@ export interface GpuSpec {
   fp8DenseTflops: number;
   /** HBM bandwidth (TB/s). */
   hbmBandwidthTBps: number;
-  /** HBM capacity (GB, 1e9 bytes). */
+  /** HBM capacity as the datasheet names it (GB): "80 GB". A label, not a byte count: see `hbmTotalMiB`. */
   hbmCapacityGB: number;
+  /** HBM memory as `nvidia-smi` reports it (memory.total, MiB): what software can allocate. `hbmBytes` converts it. */
+  hbmTotalMiB: number;
   /** NVLink total bidirectional bandwidth (GB/s). */
   nvlinkBidirGBps: number;
   /** Measured achievable NVLink bandwidth where known (GB/s). */
@@ -73,6 +75,7 @@ const GPU_NUMBER_FIELDS = [
   "fp8DenseTflops",
   "hbmBandwidthTBps",
   "hbmCapacityGB",
+  "hbmTotalMiB",
   "nvlinkBidirGBps",
   "networkGBpsPerGpu",
   "sms",
@@ -188,6 +191,17 @@ export function getGpu(id: string, hardware: HardwareData = loadHardware()): Gpu
 export function peakFlops(gpu: GpuSpec, precision: "bf16" | "fp8"): number {
   requireOneOf("precision", precision, ["bf16", "fp8"]);
   return (precision === "bf16" ? gpu.bf16DenseTflops : gpu.fp8DenseTflops) * 1e12;
+}
+
+/**
+ * HBM memory in bytes: `hbmTotalMiB` x 2^20, the total nvidia-smi reports (an H100 "80 GB" is
+ * 81559 MiB, 85.5 GB: NVIDIA's "GB" for HBM is close to GiB).
+ * @throws {TypeError} for a non-GPU.
+ * @example hbmBytes(getGpu("h100")) // => 85520809984
+ */
+export function hbmBytes(gpu: GpuSpec): number {
+  if (!gpu || typeof gpu !== "object") throw new TypeError(`gpu must be a GPU spec from data/hardware.json, got ${describeValue(gpu)}`);
+  return requireNumber("gpu.hbmTotalMiB", gpu.hbmTotalMiB, { min: 0, minExclusive: true }) * 2 ** 20;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { getGpu, hbmBytesPerSecond, listGpus, loadHardware, parseHardware, peakFlops } from "../lib/hardware";
+import { getGpu, hbmBytes, hbmBytesPerSecond, listGpus, loadHardware, parseHardware, peakFlops } from "../lib/hardware";
 import { readDataJson } from "../lib/paths";
 
 test("data/hardware.json loads, lists the three GPUs and their spec numbers", () => {
@@ -14,11 +14,17 @@ test("data/hardware.json loads, lists the three GPUs and their spec numbers", ()
   assert.equal(peakFlops(hw.gpus.h100, "bf16"), 989.4e12);
   assert.equal(peakFlops(hw.gpus.h100, "fp8"), 1978.9e12);
   assert.equal(hbmBytesPerSecond(hw.gpus.h200), 4.8e12);
+  // Memory as nvidia-smi reports it: an "80 GB" H100 or H800 has 81,559 MiB, an H200 143,771 MiB.
+  assert.deepEqual([hw.gpus.h100.hbmTotalMiB, hw.gpus.h800.hbmTotalMiB, hw.gpus.h200.hbmTotalMiB], [81559, 81559, 143771]);
+  assert.equal(hbmBytes(hw.gpus.h100), 85520809984);
+  assert.ok(hbmBytes(hw.gpus.h200) > 141e9 && hbmBytes(hw.gpus.h200) / 2 ** 30 < 141, "the H200's 141 GB is close to GiB");
+  assert.throws(() => hbmBytes(null as never), /gpu must be a GPU spec/);
+  assert.throws(() => hbmBytes({ ...hw.gpus.h100, hbmTotalMiB: 0 }), /gpu\.hbmTotalMiB must be a finite number > 0, got 0/);
 });
 
 test("every GPU number has a source", () => {
   for (const g of Object.values(loadHardware().gpus)) {
-    for (const f of ["bf16DenseTflops", "fp8DenseTflops", "hbmBandwidthTBps", "hbmCapacityGB", "nvlinkBidirGBps", "networkGBpsPerGpu", "sms"]) {
+    for (const f of ["bf16DenseTflops", "fp8DenseTflops", "hbmBandwidthTBps", "hbmCapacityGB", "hbmTotalMiB", "nvlinkBidirGBps", "networkGBpsPerGpu", "sms"]) {
       assert.equal(typeof g.sources[f], "string", `${g.id}.${f}`);
     }
   }

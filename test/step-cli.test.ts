@@ -114,16 +114,16 @@ test("step --capture to a path that cannot be written: one error line, non-zero 
 });
 
 test("step says whether the batch's KV cache fits, and how many sequences would", () => {
-  // DeepSeek-V3, FP8 experts, EP32 on H100s, context 4096: 60 sequences per GPU fit (scenarioMemory).
+  // DeepSeek-V3, FP8 experts, EP32 on H100s, context 4096: 77 sequences per GPU fit (scenarioMemory).
   const base = ["step", "--model", "deepseek-v3", "--gpu", "h100", "--ep", "32", "--precision", "fp8", "--context", "4096"];
-  const fits = runCli([...base, "--tokens", String(60 * 32)]);
+  const fits = runCli([...base, "--tokens", String(77 * 32)]);
   assert.equal(fits.status, 0, fits.stderr);
-  assert.match(fits.stdout, /^ {2}KV cache +\d+ tokens fit per rank, this batch needs 245760 \(at most 60 sequences per rank at context 4096\)$/m);
-  const over = runCli([...base, "--tokens", String(61 * 32)]);
+  assert.match(fits.stdout, /^ {2}KV cache +\d+ tokens fit per rank, this batch needs 315392 \(at most 77 sequences per rank at context 4096\)$/m);
+  const over = runCli([...base, "--tokens", String(78 * 32)]);
   assert.equal(over.status, 0, over.stderr);
-  assert.match(over.stdout, /this batch needs 249856: DOES NOT FIT \(at most 60 sequences per rank/);
-  const j = JSON.parse(runCli([...base, "--tokens", String(61 * 32), "--json"]).stdout);
-  assert.deepEqual([j.kvTokensNeededPerRank, j.kvFits, j.maxSequencesPerRank], [249856, false, 60]);
+  assert.match(over.stdout, /this batch needs 319488: DOES NOT FIT \(at most 77 sequences per rank/);
+  const j = JSON.parse(runCli([...base, "--tokens", String(78 * 32), "--json"]).stdout);
+  assert.deepEqual([j.kvTokensNeededPerRank, j.kvFits, j.maxSequencesPerRank], [319488, false, 77]);
 });
 
 test("step --help names --capture", () => {

@@ -278,11 +278,12 @@ test("eplbNetEffect: speedup minus the sequences that no longer fit, and stalls;
 test("scenarioMemory / runScenario memory: the KV cache that fits, and whether the batch's does", () => {
   const opts = { model: "deepseek-v3", gpu: "h100", ep: 32, batchTokens: 32 * 32, weightPrecision: "fp8" as const, contextTokens: 4096 };
   const m = scenarioMemory(opts);
+  assert.equal(m.maxSequencesPerRank, 77);
   const r = runScenario(opts);
   assert.deepEqual(r.memory, m, "runScenario reports scenarioMemory");
   // HBM x 0.9 minus the weights, over DeepSeek-V3's KV bytes per token.
   const kvBytes = r.model.kvBytesPerToken;
-  assert.equal(m.kvCapacityTokens, Math.floor((80e9 * 0.9 - m.expertBytes - m.nonExpertBytes) / kvBytes));
+  assert.equal(m.kvCapacityTokens, Math.floor((81559 * 2 ** 20 * 0.9 - m.expertBytes - m.nonExpertBytes) / kvBytes), "HBM as nvidia-smi reports it: 81,559 MiB");
   assert.equal(m.maxSequencesPerRank, Math.floor(m.kvCapacityTokens / 4096));
   assert.deepEqual([m.kvTokensNeeded, m.kvFits], [32 * 4096, true]);
   const full = scenarioMemory({ ...opts, batchTokens: ((m.maxSequencesPerRank as number) + 1) * 32 });

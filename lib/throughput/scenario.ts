@@ -8,7 +8,7 @@
  * Introduced in notebooks/05-throughput-model.ipynb; used in notebooks/07-operations-and-incidents.ipynb.
  */
 import { rebalanceExperts, initialPlacement } from "../eplb";
-import { GpuSpec, HardwareData, getGpu, loadHardware } from "../hardware";
+import { GpuSpec, HardwareData, getGpu, hbmBytes, loadHardware } from "../hardware";
 import { loadModel } from "../models";
 import { memoryPerRank } from "../params";
 import { Rng, createRng } from "../rng";
@@ -59,7 +59,7 @@ export interface ScenarioOptions {
 export interface ScenarioMemory {
   expertBytes: number;
   nonExpertBytes: number;
-  /** HBM x (1 - HBM_RESERVE_FRACTION) minus the weights (>= 0). */
+  /** HBM (`hbmBytes`, as nvidia-smi reports it) x (1 - HBM_RESERVE_FRACTION) minus the weights (>= 0). */
   kvBudgetBytes: number;
   /** KV-cache tokens that fit per rank (BF16 KV cache). */
   kvCapacityTokens: number;
@@ -199,7 +199,7 @@ export function scenarioMemory(options: ScenarioOptions, hardware: HardwareData 
   const precision = requireOneOf("weightPrecision", options.weightPrecision ?? "bf16", WEIGHT_PRECISIONS);
   const densePrecision = requireOneOf("densePrecision", options.densePrecision ?? "bf16", WEIGHT_PRECISIONS);
   const mem = memoryPerRank(spec, { epSize: ep, redundantExperts: redundant, expertDtype: paramsDtype(precision), denseDtype: paramsDtype(densePrecision) });
-  const kvBudgetBytes = Math.max(0, gpu.hbmCapacityGB * 1e9 * (1 - HBM_RESERVE_FRACTION) - mem.expertBytes - mem.nonExpertBytes);
+  const kvBudgetBytes = Math.max(0, hbmBytes(gpu) * (1 - HBM_RESERVE_FRACTION) - mem.expertBytes - mem.nonExpertBytes);
   const kvCapacityTokens = Math.floor(kvBudgetBytes / stepModelFromSpec(spec).kvBytesPerToken);
   const kvTokensNeeded = mode === "decode" ? (batchTokens / ep) * contextTokens : batchTokens / ep;
   return {
