@@ -115,6 +115,25 @@ export function shuffledZipf(numExperts: number, exponent: number, rng: Rng): nu
   return out;
 }
 
+/** The options both `runScenario` and `scenarioMemory` read, validated, with their defaults. */
+function checkedScenario(options: ScenarioOptions, hardware: HardwareData) {
+  if (typeof options !== "object" || options === null) throw new TypeError(`options must be an object, got ${describeValue(options)}`);
+  const placement = requireOneOf("placement", options.placement ?? "contiguous", ["contiguous", "eplb"]);
+  const ep = requireInteger("ep", options.ep, { min: 1 });
+  return {
+    spec: loadModel(options.model),
+    gpu: getGpu(options.gpu, hardware),
+    ep,
+    batchTokens: requireInteger("batchTokens", options.batchTokens, { min: 0 }),
+    contextTokens: requireInteger("contextTokens", options.contextTokens ?? 4096, { min: 0 }),
+    mode: requireOneOf("mode", options.mode ?? "decode", ["decode", "prefill"]),
+    placement,
+    redundant: requireInteger("redundantExperts", options.redundantExperts ?? (placement === "eplb" ? ep : 0), { min: 0 }),
+    precision: requireOneOf("weightPrecision", options.weightPrecision ?? "bf16", WEIGHT_PRECISIONS),
+    densePrecision: requireOneOf("densePrecision", options.densePrecision ?? "bf16", WEIGHT_PRECISIONS),
+  };
+}
+
 /**
  * Runs one scenario: routes a batch, places the experts, models the step and the memory.
  * EPLB is planned from the popularity (the long-run average a sliding window would see) and
@@ -124,23 +143,14 @@ export function shuffledZipf(numExperts: number, exponent: number, rng: Rng): nu
  * @example runScenario({ model: "deepseek-v3", gpu: "h100", ep: 32, batchTokens: 4096 }).breakdown.bound // => "attention"
  */
 export function runScenario(options: ScenarioOptions, hardware: HardwareData = loadHardware()): ScenarioResult {
-  if (typeof options !== "object" || options === null) throw new TypeError(`options must be an object, got ${describeValue(options)}`);
-  const spec = loadModel(options.model);
+  const { spec, gpu, ep, batchTokens, contextTokens, mode, placement, redundant, precision } = checkedScenario(options, hardware);
   const model = stepModelFromSpec(spec);
-  const gpu = getGpu(options.gpu, hardware);
-  const ep = requireInteger("ep", options.ep, { min: 1 });
-  const batchTokens = requireInteger("batchTokens", options.batchTokens, { min: 0 });
-  const contextTokens = requireInteger("contextTokens", options.contextTokens ?? 4096, { min: 0 });
-  const mode = requireOneOf("mode", options.mode ?? "decode", ["decode", "prefill"]);
-  const placement = requireOneOf("placement", options.placement ?? "contiguous", ["contiguous", "eplb"]);
   const E = model.numRoutedExperts;
-  const redundant = requireInteger("redundantExperts", options.redundantExperts ?? (placement === "eplb" ? ep : 0), { min: 0 });
   const slots = E + redundant;
   if (redundant === 0 && E % ep !== 0) throw new RangeError(`ep must divide numRoutedExperts (${E}) of ${model.id}, got ${ep}`);
   if (slots % ep !== 0) throw new RangeError(`ep must divide experts + redundant (${E} + ${redundant} = ${slots}), got ${ep}`);
   const zipf = requireNumber("zipfExponent", options.zipfExponent ?? DEFAULT_ZIPF_EXPONENT, { min: 0 });
   const seed = requireInteger("seed", options.seed ?? 0);
-  const precision = requireOneOf("weightPrecision", options.weightPrecision ?? "bf16", WEIGHT_PRECISIONS);
   const rng = createRng(seed);
   const popularity = shuffledZipf(E, zipf, rng);
   const routing = routePopularity(rng, { numTokens: batchTokens, numExperts: E, topK: model.topK, popularity: { kind: "weights", weights: popularity } });
@@ -184,20 +194,10 @@ export function runScenario(options: ScenarioOptions, hardware: HardwareData = l
  * fits, and the most decode sequences per rank at the context. Use it to size a batch that fits
  * before running `runScenario` (its `batchTokens` only sets `kvTokensNeeded`).
  * @throws {RangeError|TypeError} as `runScenario` for an unknown model/GPU or bad ep/redundant/precision.
- * @example scenarioMemory({ model: "deepseek-v3", gpu: "h100", ep: 32, batchTokens: 0, weightPrecision: "fp8" }).maxSequencesPerRank // => 60 (context 4096)
+ * @example scenarioMemory({ model: "deepseek-v3", gpu: "h100", ep: 32, batchTokens: 0, weightPrecision: "fp8" }).maxSequencesPerRank // => 77 (context 4096)
  */
 export function scenarioMemory(options: ScenarioOptions, hardware: HardwareData = loadHardware()): ScenarioMemory {
-  if (typeof options !== "object" || options === null) throw new TypeError(`options must be an object, got ${describeValue(options)}`);
-  const spec = loadModel(options.model);
-  const gpu = getGpu(options.gpu, hardware);
-  const ep = requireInteger("ep", options.ep, { min: 1 });
-  const batchTokens = requireInteger("batchTokens", options.batchTokens, { min: 0 });
-  const contextTokens = requireInteger("contextTokens", options.contextTokens ?? 4096, { min: 0 });
-  const mode = requireOneOf("mode", options.mode ?? "decode", ["decode", "prefill"]);
-  const placement = requireOneOf("placement", options.placement ?? "contiguous", ["contiguous", "eplb"]);
-  const redundant = requireInteger("redundantExperts", options.redundantExperts ?? (placement === "eplb" ? ep : 0), { min: 0 });
-  const precision = requireOneOf("weightPrecision", options.weightPrecision ?? "bf16", WEIGHT_PRECISIONS);
-  const densePrecision = requireOneOf("densePrecision", options.densePrecision ?? "bf16", WEIGHT_PRECISIONS);
+  const { spec, gpu, ep, batchTokens, contextTokens, mode, redundant, precision, densePrecision } = checkedScenario(options, hardware);
   const mem = memoryPerRank(spec, { epSize: ep, redundantExperts: redundant, expertDtype: paramsDtype(precision), denseDtype: paramsDtype(densePrecision) });
   const kvBudgetBytes = Math.max(0, hbmBytes(gpu) * (1 - HBM_RESERVE_FRACTION) - mem.expertBytes - mem.nonExpertBytes);
   const kvCapacityTokens = Math.floor(kvBudgetBytes / stepModelFromSpec(spec).kvBytesPerToken);
