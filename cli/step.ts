@@ -164,6 +164,10 @@ export const stepCommand: Command = {
           mode: r.input.mode,
           batchTokens: r.input.batchTokens,
           contextTokens: r.input.contextTokens,
+          weightPrecision: r.input.weightPrecision ?? "bf16",
+          overlapCommunication: routing.overlapCommunication,
+          zipfExponent: routing.zipfExponent,
+          seed: routing.seed,
           ...b,
           kvCapacityTokensPerRank: r.memory.kvCapacityTokens,
           kvTokensNeededPerRank: r.memory.kvTokensNeeded,
@@ -175,8 +179,11 @@ export const stepCommand: Command = {
       return 0;
     }
     const us = (s: number): string => `${(s * 1e6).toFixed(1)} us`;
+    const m = r.memory;
     const lines = [
+      ...(m.kvFits ? [] : [`warning: this batch cannot be served: its KV cache needs ${+m.kvTokensNeeded.toFixed(2)} tokens per rank and ${m.kvCapacityTokens} fit; the times below are for a batch that does not fit`]),
       `${r.model.id} on ${r.gpu.name}, EP${r.ep}, ${r.input.mode}, ${r.input.batchTokens} tokens (${+b.tokensPerRank.toFixed(2)} per rank), context ${r.input.contextTokens}, ${r.placement}${r.redundantExperts ? ` + ${r.redundantExperts} redundant` : ""}`,
+      `  assumptions     ${r.input.weightPrecision ?? "bf16"} experts, Zipf skew ${routing.zipfExponent}, seed ${routing.seed}, communication ${routing.overlapCommunication ? "overlapped with compute" : "added to compute"}`,
       `  attention       ${us(b.attentionSeconds)} (${b.attentionBound}-bound)`,
       `  experts         ${us(b.expertSeconds)} (routed ${us(b.routedExpertSeconds)} on rank ${b.slowestRank}, ${b.expertBound}-bound; shared ${us(b.sharedExpertSeconds)})`,
       `  communication   ${us(b.communicationSeconds)} (dispatch ${us(b.dispatchSeconds)}, combine ${us(b.combineSeconds)}, DeepEP ${b.allToAllKernel}${b.allToAllNvlinkScale === 1 ? "" : `, H800 intranode row x ${+b.allToAllNvlinkScale.toFixed(3)} for NVLink`})`,

@@ -119,11 +119,17 @@ test("step says whether the batch's KV cache fits, and how many sequences would"
   const fits = runCli([...base, "--tokens", String(77 * 32)]);
   assert.equal(fits.status, 0, fits.stderr);
   assert.match(fits.stdout, /^ {2}KV cache +\d+ tokens fit per rank, this batch needs 315392 \(at most 77 sequences per rank at context 4096\)$/m);
+  assert.match(fits.stdout, /^ {2}assumptions +fp8 experts, Zipf skew 0\.4, seed 0, communication added to compute$/m);
+  assert.doesNotMatch(fits.stdout, /warning/);
   const over = runCli([...base, "--tokens", String(78 * 32)]);
   assert.equal(over.status, 0, over.stderr);
+  assert.match(over.stdout.split("\n")[0], /^warning: this batch cannot be served: its KV cache needs 319488 tokens per rank and \d+ fit/);
   assert.match(over.stdout, /this batch needs 319488: DOES NOT FIT \(at most 77 sequences per rank/);
   const j = JSON.parse(runCli([...base, "--tokens", String(78 * 32), "--json"]).stdout);
   assert.deepEqual([j.kvTokensNeededPerRank, j.kvFits, j.maxSequencesPerRank], [319488, false, 77]);
+  assert.deepEqual([j.weightPrecision, j.overlapCommunication, j.zipfExponent, j.seed], ["fp8", false, 0.4, 0]);
+  const overlapped = runCli([...base, "--tokens", String(16 * 32), "--overlap", "--skew", "0.2"]);
+  assert.match(overlapped.stdout, /^ {2}assumptions +fp8 experts, Zipf skew 0\.2, seed 0, communication overlapped with compute$/m);
 });
 
 test("step --help names --capture", () => {

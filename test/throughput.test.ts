@@ -214,7 +214,32 @@ test("stepTime: breakdown sums to the layer time; overlap takes the max; bound i
     assert.equal(b.rankImbalance, 1); // default loads are balanced
     const o = stepTime({ ...input, overlapCommunication: true });
     close(o.layerSeconds, Math.max(b.attentionSeconds + b.expertSeconds, b.communicationSeconds), 1e-12);
+    // With overlap, "communication" only when it outlasts attention + experts; else the larger compute part.
+    const computeSum = o.attentionSeconds + o.expertSeconds;
+    assert.equal(o.bound, o.communicationSeconds > computeSum ? "communication" : o.expertSeconds > o.attentionSeconds ? "experts" : "attention");
   }
+});
+
+test("stepTime: decode runs on DeepEP's low-latency kernels and prefill on its normal kernels, whatever the batch", () => {
+  const base = { model: dsv3, gpu, deepep: hw.deepep, ep: 128, contextTokens: 4096 } as const;
+  // 130 tokens per rank is above the low-latency benchmark's 128, and still decode (SGLang's --deepep-mode auto).
+  assert.equal(stepTime({ ...base, batchTokens: 130 * 128, mode: "decode" }).allToAllKernel, "lowLatency");
+  assert.equal(stepTime({ ...base, batchTokens: 64 * 128, mode: "prefill" }).allToAllKernel, "normal");
+  // No jump in communication time between 128 and 129 tokens per rank.
+  const at = (t: number) => stepTime({ ...base, batchTokens: t * 128, mode: "decode" }).communicationSeconds;
+  assert.ok(at(129) >= at(128) && at(129) / at(128) < 1.02, `${at(128)} -> ${at(129)}`);
+});
+
+test("stepTime: with overlap, a communication part longer than the compute sets the bound, else the larger compute part", () => {
+  const input = { model: dsv3, gpu, deepep: hw.deepep, ep: 64, batchTokens: 262144, mode: "prefill", contextTokens: 4096, overlapCommunication: true, weightPrecision: "fp8" } as const;
+  const o = stepTime(input);
+  assert.ok(o.communicationSeconds > o.attentionSeconds + o.expertSeconds);
+  assert.equal(o.bound, "communication");
+  // EP32: communication (4.9 ms) hides behind attention + experts (5.8 ms); attention is the larger part.
+  const hidden = stepTime({ ...input, ep: 32, batchTokens: 131072 });
+  assert.ok(hidden.communicationSeconds < hidden.attentionSeconds + hidden.expertSeconds && hidden.communicationSeconds > hidden.attentionSeconds);
+  assert.equal(hidden.bound, "attention", "not communication, though it is the largest single part");
+  assert.equal(stepTime({ ...input, ep: 32, batchTokens: 131072, overlapCommunication: false }).bound, "communication", "without overlap the largest part");
 });
 
 test("stepTime: decode attention grows with context; skew slows the slowest rank", () => {

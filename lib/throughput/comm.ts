@@ -13,10 +13,12 @@
  *   expected number of distinct destinations is `expectedDestinations`: experts spread evenly over
  *   the destinations and picked at random, as DeepEP's benchmarks pick them, within the model's
  *   group limit (DeepSeek-V3: 4 of 8 groups) where it has one.
- * Dispatch is FP8 (1 byte per element plus one 4-byte scale per 128 elements), combine BF16. Small batches (<= the
- * low-latency benchmark's 128 tokens per rank) use the low-latency kernel's bandwidth, larger
- * ones the normal kernel's; EP degrees between table rows interpolate on log2(ep), outside
- * them clamp to the nearest row.
+ * Dispatch is FP8 (1 byte per element plus one 4-byte scale per 128 elements), combine BF16. With
+ * `kernel: "auto"`, small batches (<= the low-latency benchmark's 128 tokens per rank) use the
+ * low-latency kernel's bandwidth, larger ones the normal kernel's; `stepTime` instead picks by
+ * mode (decode: low-latency, prefill: normal), as SGLang does, and the low-latency bandwidth
+ * (measured at 128 tokens per rank) is assumed to hold for larger decode batches. EP degrees
+ * between table rows interpolate on log2(ep), outside them clamp to the nearest row.
  * The tables are H800 measurements. Between nodes they hold for H100 and H200 too (the same 400 Gb/s
  * NIC); inside a node (normal kernels at EP <= 8, NVLink only) the bandwidth is scaled by the GPU's
  * NVLink bandwidth over the H800's (900 / 400 GB/s for H100 and H200), which XLA's measured NCCL

@@ -8,7 +8,10 @@
  * routed experts are spread over the ranks (contiguously, or by an EPLB placement `phy2log`),
  * shared experts run on every rank for its own tokens. Without `overlapCommunication` the parts
  * add up; with it, communication hides behind compute (two-batch overlap) and the layer takes
- * max(compute, communication).
+ * max(compute, communication): an ideal overlap, with no cost for splitting the batch in two
+ * (two micro-batches read memory-bound expert weights twice; the model does not charge that).
+ * Decode steps use DeepEP's low-latency kernels and prefill steps its normal kernels, as SGLang's
+ * `--deepep-mode auto` does (python/sglang/srt/layers/moe/utils.py, DeepEPMode.resolve).
  * Introduced in notebooks/05-throughput-model.ipynb; used for the incident walk-through in
  * notebooks/07-operations-and-incidents.ipynb.
  */
@@ -225,7 +228,11 @@ export interface StepBreakdown {
   communicationSeconds: number;
   /** One MoE layer: the sum of the parts, or max(compute, communication) with overlap. */
   layerSeconds: number;
-  /** The largest of attention / experts / communication. */
+  /**
+   * What sets the layer's time: without overlap the largest of attention / experts /
+   * communication; with overlap "communication" when it outlasts attention + experts, else the
+   * larger of those two.
+   */
   bound: "attention" | "experts" | "communication";
   /** A whole forward pass: MoE layers plus dense layers (attention + dense MLP). */
   forwardSeconds: number;
@@ -293,7 +300,9 @@ export function stepTime(input: StepInput): StepBreakdown {
       ? rankExpertTime({ tokens: tokensPerRank * model.numSharedExperts, activeExperts: model.numSharedExperts }, { hiddenSize: model.hiddenSize, intermediateSize: model.sharedIntermediateSize }, gpu, factors).seconds
       : 0;
   const attention = attentionTime(model, gpu, { tokensPerRank, contextTokens, mode }, factors);
-  const comm = allToAllTime({ tokensPerRank, topK: model.topK, hiddenSize: model.hiddenSize, ep, maxReceivedCopies: maxTokens, fixedLatencyUs: input.allToAllLatencyUs, nvlinkBidirGBps: gpu.nvlinkBidirGBps, numExperts: model.numRoutedExperts, routingGroups: model.routingGroups }, deepep);
+  // Decode on the low-latency kernels, prefill on the normal ones (SGLang's --deepep-mode auto).
+  const kernel: AllToAllKernel = mode === "decode" ? "lowLatency" : "normal";
+  const comm = allToAllTime({ tokensPerRank, topK: model.topK, hiddenSize: model.hiddenSize, ep, maxReceivedCopies: maxTokens, fixedLatencyUs: input.allToAllLatencyUs, nvlinkBidirGBps: gpu.nvlinkBidirGBps, numExperts: model.numRoutedExperts, routingGroups: model.routingGroups, kernel }, deepep);
   const routed = rankTimes[slowestRank].seconds;
   const expertSeconds = routed + shared;
   const compute = attention.seconds + expertSeconds;
@@ -304,7 +313,8 @@ export function stepTime(input: StepInput): StepBreakdown {
       : 0;
   const forwardSeconds = model.numMoeLayers * layerSeconds + (model.numLayers - model.numMoeLayers) * (attention.seconds + denseMlp);
   const parts = { attention: attention.seconds, experts: expertSeconds, communication: comm.seconds };
-  const bound = (Object.keys(parts) as Array<keyof typeof parts>).reduce((a, b) => (parts[b] > parts[a] ? b : a));
+  const largest = (Object.keys(parts) as Array<keyof typeof parts>).reduce((a, b) => (parts[b] > parts[a] ? b : a));
+  const bound = !input.overlapCommunication ? largest : comm.seconds > compute ? "communication" : expertSeconds > attention.seconds ? "experts" : "attention";
   return {
     attentionSeconds: attention.seconds,
     routedExpertSeconds: routed,
