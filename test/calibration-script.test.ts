@@ -292,4 +292,18 @@ test("BF16 and FP8 rows of one CSV are fitted apart; mixing them in one fit is r
   assert.match(text, /\| bf16 \| grouped \| 4096x14336 \| skewed \|/);
   assert.match(text, /FP8 rows fitted on their own: 6\d\.\d% of HBM bandwidth, 5\d\.\d% of the FP8 peak/);
   assert.match(text, /Sections 4 to 9 run on \*\*the factors fitted to .*h200\.csv \(its FP8 rows\)\*\*/);
+
+  // A CSV with FP8 rows only (a run with --dtypes fp8): sections 2-3 fall back to synthetic BF16 rows, sections 4-9 use the FP8 fit.
+  const fp8Only = mkdtempSync(join(tmpdir(), "moe-lab-calset-fp8only-"));
+  writeFileSync(join(fp8Only, "h200.csv"), formatCalibrationCsv({ gpu_id: "h200", device: "cuda" }, fp8));
+  const out2 = mkdtempSync(join(tmpdir(), "moe-lab-nb05-fp8only-"));
+  const r2 = runCli(["run", "notebooks/05-throughput-model.ipynb", "--out", out2, "--no-html", "--quiet", "--param", `calibrationDir=${fp8Only}`, "--param", "gpuId=h200"]);
+  assert.equal(r2.status, 0, r2.stderr);
+  const text2 = readNotebook(join(out2, "05-throughput-model.ipynb")).cells.flatMap((c) => (c.outputs ?? []).map((o) => JSON.stringify(o))).join("\n");
+  assert.match(text2, /source: 'synthetic'/);
+  assert.match(text2, /Sections 4 to 9 run on \*\*the factors fitted to .*h200\.csv \(its FP8 rows\)\*\*/);
+  // ...and with BF16 experts there is no measured fit to use: the assumed defaults.
+  const r3 = runCli(["run", "notebooks/05-throughput-model.ipynb", "--out", out2, "--no-html", "--quiet", "--param", `calibrationDir=${fp8Only}`, "--param", "gpuId=h200", "--param", "expertPrecision=bf16"]);
+  assert.equal(r3.status, 0, r3.stderr);
+  assert.match(readNotebook(join(out2, "05-throughput-model.ipynb")).cells.flatMap((c) => (c.outputs ?? []).map((o) => JSON.stringify(o))).join("\n"), /Sections 4 to 9 run on \*\*the assumed DEFAULT_FACTORS\*\*/);
 });
