@@ -381,7 +381,17 @@ test("incident: dense fallback is memory-bound at small batches, and validates i
   const d = denseFallbackStep({ params: 70e9, bytesPerParam: 1, gpus: 8, batchTokens: 64, kvBytesPerToken: 327680, contextTokens: 4096 }, gpu);
   assert.equal(d.bound, "memory");
   close(d.seconds, (70e9 + 64 * 4096 * 327680) / 8 / (3.35e12 * 0.8), 1e-9);
+  assert.deepEqual([d.allReduceSeconds, d.overheadSeconds], [0, 0], "without layers and hiddenSize: the roofline alone");
+  // With layers and hiddenSize: two ring all-reduces of 64 x 8192 BF16 values per layer over 450 GB/s at 80%, 10 us each, and two 10 us kernels per layer.
+  const full = denseFallbackStep({ params: 70e9, bytesPerParam: 1, gpus: 8, batchTokens: 64, kvBytesPerToken: 327680, contextTokens: 4096, layers: 80, hiddenSize: 8192 }, gpu);
+  const oneAllReduce = 10e-6 + (2 * 7 / 8) * (64 * 8192 * 2) / (450e9 * 0.8);
+  close(full.allReduceSeconds, 2 * 80 * oneAllReduce, 1e-12);
+  close(full.overheadSeconds, 2 * 80 * 10e-6, 1e-12);
+  close(full.seconds, d.seconds + full.allReduceSeconds + full.overheadSeconds, 1e-12);
+  assert.ok(full.tokensPerSecondPerGpu < d.tokensPerSecondPerGpu);
+  assert.equal(denseFallbackStep({ params: 70e9, bytesPerParam: 1, gpus: 1, batchTokens: 64, kvBytesPerToken: 327680, contextTokens: 4096, layers: 80, hiddenSize: 8192 }, gpu).allReduceSeconds, 0, "one GPU: no all-reduce");
   assert.throws(() => denseFallbackStep({ params: 0, bytesPerParam: 1, gpus: 8, batchTokens: 1, kvBytesPerToken: 1, contextTokens: 1 }, gpu), /params must be/);
+  assert.throws(() => denseFallbackStep({ params: 1, bytesPerParam: 1, gpus: 8, batchTokens: 1, kvBytesPerToken: 1, contextTokens: 1, layers: 0 }, gpu), /layers must be an integer >= 1, got 0/);
   assert.equal(paramsDtype("fp4"), "int4");
 });
 

@@ -90,23 +90,38 @@ export function attributeSlowdown(healthy: ScenarioOptions, slow: ScenarioOption
 
 /** A dense fallback's decode step. */
 export interface DenseFallbackStep {
-  /** Seconds per decode step (all layers). */
+  /** Seconds per decode step (all layers): roofline + all-reduces + overheads. */
   seconds: number;
+  /** The roofline part: max(bytes read / bandwidth, FLOPs / peak) over all layers. */
+  rooflineSeconds: number;
+  /** Tensor parallelism's all-reduces (two per layer), 0 without `layers` and `hiddenSize`. */
+  allReduceSeconds: number;
+  /** The per-kernel overhead, two kernels per layer (attention, MLP), 0 without `layers`. */
+  overheadSeconds: number;
   /** Tokens per second per GPU. */
   tokensPerSecondPerGpu: number;
+  /** Whether the roofline part is memory- or compute-bound. */
   bound: "memory" | "compute";
 }
+
+/** Fixed time per all-reduce call (microseconds). ASSUMED, like `DEFAULT_ALL_TO_ALL_LATENCY_US`. */
+export const DEFAULT_ALL_REDUCE_LATENCY_US = 10;
 
 /**
  * Decode step of a dense fallback model served with tensor parallelism over `gpus` GPUs: every
  * parameter is read each step (split over the GPUs) and used by every token; attention's KV read
- * is added for `contextTokens` per sequence. A first-order roofline, for capacity planning only.
- * @param options params (dense model parameters), bytesPerParam (2 BF16, 1 FP8), gpus, batchTokens, kvBytesPerToken (all layers), contextTokens.
- * @throws {RangeError} for non-positive params or gpus, negative batch or context.
+ * is added for `contextTokens` per sequence. With `layers` and `hiddenSize` it also charges what
+ * tensor parallelism and kernel launches cost, as the MoE step model does: two ring all-reduces
+ * per layer (after attention and after the MLP) of the batch's BF16 activations,
+ * 2 (gpus - 1) / gpus x bytes over one direction of NVLink (half its bidirectional bandwidth) at
+ * `memoryEfficiency`, plus `DEFAULT_ALL_REDUCE_LATENCY_US` each; and `factors.overheadSeconds` for
+ * each layer's attention and MLP. A first-order model, for capacity planning only.
+ * @param options params (dense model parameters), bytesPerParam (2 BF16, 1 FP8), gpus, batchTokens, kvBytesPerToken (all layers), contextTokens; optional layers and hiddenSize.
+ * @throws {RangeError} for non-positive params or gpus, negative batch or context, layers or hiddenSize < 1.
  * @example denseFallbackStep({ params: 70e9, bytesPerParam: 1, gpus: 8, batchTokens: 64, kvBytesPerToken: 327680, contextTokens: 4096 }, getGpu("h100")).bound // => "memory"
  */
 export function denseFallbackStep(
-  options: { params: number; bytesPerParam: number; gpus: number; batchTokens: number; kvBytesPerToken: number; contextTokens: number },
+  options: { params: number; bytesPerParam: number; gpus: number; batchTokens: number; kvBytesPerToken: number; contextTokens: number; layers?: number; hiddenSize?: number },
   gpu: GpuSpec,
   factors: RooflineFactors = DEFAULT_FACTORS,
 ): DenseFallbackStep {
@@ -116,11 +131,17 @@ export function denseFallbackStep(
   const batch = requireNumber("batchTokens", options.batchTokens, { min: 0 });
   const kv = requireNumber("kvBytesPerToken", options.kvBytesPerToken, { min: 0 });
   const context = requireNumber("contextTokens", options.contextTokens, { min: 0 });
+  const layers = options.layers === undefined ? 0 : requireInteger("layers", options.layers, { min: 1 });
+  const hidden = options.hiddenSize === undefined ? 0 : requireInteger("hiddenSize", options.hiddenSize, { min: 1 });
   validateFactors(factors);
   const bytes = (params * bpp + batch * context * kv) / gpus;
   const flops = (2 * params * batch) / gpus;
   const mem = bytes / (gpu.hbmBandwidthTBps * 1e12 * factors.memoryEfficiency);
   const comp = flops / ((bpp <= 1 ? gpu.fp8DenseTflops : gpu.bf16DenseTflops) * 1e12 * factors.computeEfficiency);
-  const seconds = Math.max(mem, comp);
-  return { seconds, tokensPerSecondPerGpu: seconds > 0 ? batch / gpus / seconds : 0, bound: comp > mem ? "compute" : "memory" };
+  const rooflineSeconds = Math.max(mem, comp);
+  const oneAllReduce = gpus > 1 && hidden > 0 ? DEFAULT_ALL_REDUCE_LATENCY_US * 1e-6 + ((2 * (gpus - 1)) / gpus) * (batch * hidden * 2) / ((gpu.nvlinkBidirGBps / 2) * 1e9 * factors.memoryEfficiency) : 0;
+  const allReduceSeconds = 2 * layers * oneAllReduce;
+  const overheadSeconds = 2 * layers * factors.overheadSeconds;
+  const seconds = rooflineSeconds + allReduceSeconds + overheadSeconds;
+  return { seconds, rooflineSeconds, allReduceSeconds, overheadSeconds, tokensPerSecondPerGpu: seconds > 0 ? batch / gpus / seconds : 0, bound: comp > mem ? "compute" : "memory" };
 }
