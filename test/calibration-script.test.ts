@@ -302,6 +302,7 @@ test("BF16 and FP8 rows of one CSV are fitted apart; mixing them in one fit is r
   const text2 = readNotebook(join(out2, "05-throughput-model.ipynb")).cells.flatMap((c) => (c.outputs ?? []).map((o) => JSON.stringify(o))).join("\n");
   assert.match(text2, /source: 'synthetic'/);
   assert.match(text2, /Sections 4 to 9 run on \*\*the factors fitted to .*h200\.csv \(its FP8 rows\)\*\*/);
+  assert.match(calibratedFactors(getGpu("h200"), fp8Only, "bf16").source, /^assumed defaults \(.*h200\.csv has fewer than 3 bf16 rows\)$/);
   // ...and with BF16 experts there is no measured fit to use: the assumed defaults.
   const r3 = runCli(["run", "notebooks/05-throughput-model.ipynb", "--out", out2, "--no-html", "--quiet", "--param", `calibrationDir=${fp8Only}`, "--param", "gpuId=h200", "--param", "expertPrecision=bf16"]);
   assert.equal(r3.status, 0, r3.stderr);

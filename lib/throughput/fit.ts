@@ -270,7 +270,8 @@ export function calibratedFactors(gpu: GpuSpec, directory = "data/calibration", 
   const own = file ? rowsOfPrecision(file.rows, wanted) : [];
   const rows = own.length >= 3 ? own : file ? rowsOfPrecision(file.rows, "bf16") : [];
   if (!file || rows.length < 3) {
-    return { factors: DEFAULT_FACTORS, measured: false, source: `assumed defaults (no calibration CSV for ${gpu.id} under ${set.directory}/)` };
+    const why = file ? `${file.file} has fewer than 3 ${wanted === "bf16" ? "bf16" : `${wanted} or bf16`} rows` : `no calibration CSV for ${gpu.id} under ${set.directory}/`;
+    return { factors: DEFAULT_FACTORS, measured: false, source: `assumed defaults (${why})` };
   }
   const fitted = rows === own ? wanted : "bf16";
   const fit = fitRoofline(rows, gpu);
