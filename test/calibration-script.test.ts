@@ -129,7 +129,16 @@ test("calibrate_experts.py times FP8 where torch has it (emulated FP8 API on the
   assert.match(oneShape.file.meta.fp8, /skipped: tiny-wide single \(CUBLAS_STATUS_NOT_SUPPORTED.*tiny-wide grouped/);
   assert.deepEqual([...new Set(rowsOfPrecision(oneShape.file.rows, "fp8").map((r) => r.hiddenSize))], [64]);
   assert.equal(rowsOfPrecision(oneShape.file.rows, "bf16").length, 20);
-  assert.deepEqual(readdirSync(dir).sort(), ["loop.csv", "n32.csv", "ng.csv", "ok.csv", "tw.csv", "wrong.csv"], "no temporary file left behind");
+  // A crash in the middle of a shape (a CUDA error, out of memory): the rows measured before it are
+  // written, the CSV says where it stopped, and the run exits non-zero.
+  const crashOut = join(dir, "crash.csv");
+  const crash = runScript(py, ["--dry-run", "--out", crashOut], "crash-i128");
+  assert.notEqual(crash.status, 0);
+  assert.match(crash.stderr.trim().split("\n").pop() as string, /^incomplete calibration \(stopped at tiny-wide: CUDA error: an illegal memory access was encountered \(emulated\)\); the CSV has the rows measured before it$/);
+  const partial = parseCalibrationCsv(readFileSync(crashOut, "utf8"), "crash.csv");
+  assert.match(partial.meta.incomplete, /^stopped at tiny-wide: /);
+  assert.deepEqual([...new Set(partial.rows.map((r) => r.hiddenSize))], [64], "the first shape's rows survive");
+  assert.deepEqual(readdirSync(dir).sort(), ["crash.csv", "loop.csv", "n32.csv", "ng.csv", "ok.csv", "tw.csv", "wrong.csv"], "no temporary file left behind");
 });
 
 test("requireGpuMeasurement accepts GPU files and files without a device line", () => {

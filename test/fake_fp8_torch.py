@@ -14,7 +14,8 @@ the way they do when the script breaks it:
 FAKE_FP8 in the environment picks a failure to emulate: "tensorwise-only" (rowwise scales
 refused, as by older torch), "no-grouped" (_scaled_grouped_mm raises), "wrong" (_scaled_mm returns
 wrong numbers), "fail-n32" (_scaled_mm raises for an output width of 32, as a real kernel may
-for one shape); unset, everything works.
+for one shape), "crash-i128" (SiLU raises on a width of 128, as a CUDA error would in the middle
+of the tiny-wide shape); unset, everything works.
 """
 import os
 import runpy
@@ -42,6 +43,7 @@ def _scaled_mm(a, b, scale_a=None, scale_b=None, out_dtype=None, **kwargs):
     _check(out_dtype == torch.bfloat16, f"out_dtype must be bfloat16, got {out_dtype}")
     _check(not (MODE == "fail-n32" and n == 32), "CUBLAS_STATUS_NOT_SUPPORTED (emulated for n=32)")
     _check(scale_a is not None and scale_b is not None and scale_a.dtype == torch.float32 and scale_b.dtype == torch.float32, "scales must be float32 tensors")
+    _check(scale_a.is_contiguous() and scale_b.is_contiguous(), "scales must be contiguous")
     tensorwise = scale_a.numel() == 1 and scale_b.numel() == 1
     rowwise = tuple(scale_a.shape) == (m, 1) and tuple(scale_b.shape) == (1, n)
     _check(not (rowwise and MODE == "tensorwise-only"), "rowwise scaling is not supported by this emulated torch")
@@ -61,6 +63,7 @@ def _scaled_grouped_mm(a, b, scale_a, scale_b, offs=None, out_dtype=None, **kwar
     _check(out_dtype == torch.bfloat16, f"out_dtype must be bfloat16, got {out_dtype}")
     _check(offs is not None and offs.dtype == torch.int32 and tuple(offs.shape) == (groups,), "offs must be int32 [groups]")
     _check(int(offs[-1]) == a.shape[0], "offs must end at the row count")
+    _check(scale_a.is_contiguous() and scale_b.stride(1) == 1, "scale_a must be contiguous and scale_b's rows contiguous")
     _check(tuple(scale_a.shape) == (a.shape[0],) and tuple(scale_b.shape) == (groups, n), f"rowwise scales must be [{a.shape[0]}] and [{groups}, {n}], got {tuple(scale_a.shape)} and {tuple(scale_b.shape)}")
     out, start = [], 0
     for g in range(groups):
@@ -69,6 +72,14 @@ def _scaled_grouped_mm(a, b, scale_a, scale_b, offs=None, out_dtype=None, **kwar
         start = end
     return torch.cat(out, dim=0).to(torch.bfloat16)
 
+
+if MODE == "crash-i128":
+    _silu = torch.nn.functional.silu
+
+    def _crashing_silu(x, *args, **kwargs):
+        _check(x.shape[-1] != 128, "CUDA error: an illegal memory access was encountered (emulated)")
+        return _silu(x, *args, **kwargs)
+    torch.nn.functional.silu = _crashing_silu
 
 torch.float8_e4m3fn = FP8
 torch._scaled_mm = _scaled_mm

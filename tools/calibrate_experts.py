@@ -204,7 +204,7 @@ def fp8_mm(torch, a, a_scale, b_rows, b_scale, scaling):
     torch._scaled_mm wants); a_scale is [m, 1] or a scalar, b_scale [n, 1] or a scalar."""
     b_s = b_scale.reshape(1, -1) if scaling == "rowwise" else b_scale
     out = torch._scaled_mm(a, b_rows.t(), scale_a=a_scale, scale_b=b_s, out_dtype=torch.bfloat16)
-    return out[0] if isinstance(out, tuple) else out  # torch < 2.4 returns (out, amax)
+    return out[0] if isinstance(out, tuple) else out  # torch <= 2.4 returns (out, amax)
 
 
 class Fp8Expert:
@@ -247,8 +247,8 @@ def fp8_support(torch, device):
             return None, f"compute capability {major}.{minor} has no FP8 tensor cores (8.9+ needed)"
     gen = torch.Generator(device=device).manual_seed(1)
     x = torch.randn(32, 256, device=device, dtype=torch.bfloat16, generator=gen)
-    wgu = torch.randn(256, 2 * 128, device=device, dtype=torch.bfloat16, generator=gen) * 0.05
-    wd = torch.randn(128, 256, device=device, dtype=torch.bfloat16, generator=gen) * 0.05
+    wgu = torch.randn(256, 2 * 96, device=device, dtype=torch.bfloat16, generator=gen) * 0.05
+    wd = torch.randn(96, 256, device=device, dtype=torch.bfloat16, generator=gen) * 0.05
     want = swiglu(torch, x, wgu, wd)
     errors = []
     for scaling in ("rowwise", "tensorwise"):
@@ -263,15 +263,20 @@ def fp8_support(torch, device):
     return None, "torch._scaled_mm failed the check (" + "; ".join(errors) + ")"
 
 
-def grouped_fp8_fn(torch, xq, xs, experts, loads, use_scaled_grouped):
+def stack_fp8_experts(torch, experts):
+    """The experts' FP8 weights and rowwise scales stacked for torch._scaled_grouped_mm:
+    W_gate_up [E, 2I, H] with scales [E, 2I], W_down [E, H, I] with scales [E, H]."""
+    return (torch.stack([w.gu for w in experts]), torch.stack([w.gu_scale.reshape(-1) for w in experts]),
+            torch.stack([w.d for w in experts]), torch.stack([w.d_scale.reshape(-1) for w in experts]))
+
+
+def grouped_fp8_fn(torch, xq, xs, experts, loads, stacked=None):
     """A rank's experts in FP8 over its FP8 tokens (sorted by expert): torch._scaled_grouped_mm
-    (rowwise scales) when asked, else a loop of torch._scaled_mm over the active experts."""
-    if use_scaled_grouped:
+    (rowwise scales) on `stacked` (from stack_fp8_experts) when given, else a loop of
+    torch._scaled_mm over the active experts."""
+    if stacked is not None:
         offs = torch.tensor([sum(loads[: i + 1]) for i in range(len(loads))], device=xq.device, dtype=torch.int32)
-        gu = torch.stack([w.gu for w in experts])  # [E, 2I, H]
-        gu_s = torch.stack([w.gu_scale.reshape(-1) for w in experts])  # [E, 2I]
-        d = torch.stack([w.d for w in experts])  # [E, H, I]
-        d_s = torch.stack([w.d_scale.reshape(-1) for w in experts])  # [E, H]
+        gu, gu_s, d, d_s = stacked
         xs1 = xs.reshape(-1)
 
         def run():
@@ -290,6 +295,41 @@ def grouped_fp8_fn(torch, xq, xs, experts, loads, use_scaled_grouped):
     def run_loop():
         return [swiglu_fp8(torch, xq[a:b], xs[a:b] if rowwise else xs, experts[i]) for i in active for a, b in [bounds[i]]]
     return run_loop
+
+
+# A grouped kernel that rejects a group size can fail with a CUDA device-side assert (torch builds
+# before pytorch/pytorch PR #155466, mid-2025, asserted every group of a grouped MM to be a multiple
+# of 8 rows in BF16 and 16 in FP8). That poisons the CUDA context, so no try/except in this process
+# can fall back afterwards. Each grouped kernel is therefore tried first in a child process, on
+# unaligned and empty groups like the skewed loads below.
+_GROUPED_PROBE = r"""
+import sys, torch
+x = torch.randn(40, 256, device="cuda", dtype=torch.bfloat16)
+w = torch.randn(4, 256, 128, device="cuda", dtype=torch.bfloat16)
+offs = torch.tensor([1, 4, 4, 40], device="cuda", dtype=torch.int32)  # groups of 1, 3, 0 and 36 rows
+if sys.argv[1] == "bf16":
+    torch._grouped_mm(x, w, offs=offs)
+else:
+    f8 = torch.float8_e4m3fn
+    wt = w.transpose(-2, -1).contiguous().to(f8).transpose(-2, -1)
+    torch._scaled_grouped_mm(x.to(f8), wt, torch.ones(40, device="cuda"), torch.ones(4, 128, device="cuda"),
+                             offs=offs, out_dtype=torch.bfloat16)
+torch.cuda.synchronize()
+"""
+
+
+def grouped_kernel_survives(kind):
+    """True when torch's grouped kernel ("bf16": _grouped_mm, "fp8": _scaled_grouped_mm) runs on
+    unaligned and empty groups in a child process (so a device-side assert cannot kill this run)."""
+    try:
+        r = subprocess.run([sys.executable, "-c", _GROUPED_PROBE, kind], capture_output=True, text=True, timeout=600)
+    except Exception as e:
+        print(f"  ({kind} grouped kernel probe failed to run: {e})", file=sys.stderr)
+        return False
+    if r.returncode != 0:
+        last = (r.stderr.strip().splitlines() or ["no message"])[-1]
+        print(f"  ({kind} grouped kernel failed on unaligned groups, timing the loop instead: {last})", file=sys.stderr)
+    return r.returncode == 0
 
 
 def provenance(torch, device, gpu_id, grouped_impl, args, fp8_note):
@@ -351,9 +391,9 @@ def main():
         args.warmup, args.repeats = 1, 3
     dtype = torch.bfloat16
     timer = Timer(torch, device, args.warmup, args.repeats, args.graphs and device == "cuda")
-    have_grouped_mm = hasattr(torch, "_grouped_mm") and device == "cuda"
+    have_grouped_mm = hasattr(torch, "_grouped_mm") and device == "cuda" and args.grouped_impl != "loop" and grouped_kernel_survives("bf16")
     if args.grouped_impl == "grouped_mm" and not have_grouped_mm:
-        sys.exit("--grouped-impl grouped_mm: this torch/device has no torch._grouped_mm (use auto or loop)")
+        sys.exit("--grouped-impl grouped_mm: this torch/device has no torch._grouped_mm, or it fails on unaligned groups (use auto or loop)")
     use_grouped_mm = have_grouped_mm and args.grouped_impl != "loop"
     want_bf16 = args.dtypes == "auto" or "bf16" in dtypes
     want_fp8 = args.dtypes == "auto" or "fp8" in dtypes
@@ -362,7 +402,8 @@ def main():
         if args.dtypes != "auto":
             sys.exit(f"--dtypes fp8: {fp8_why}")
         print(f"  (FP8 skipped: {fp8_why})", file=sys.stderr)
-    have_scaled_grouped = fp8_scaling is not None and hasattr(torch, "_scaled_grouped_mm") and args.grouped_impl != "loop"
+    have_scaled_grouped = (fp8_scaling == "rowwise" and hasattr(torch, "_scaled_grouped_mm") and args.grouped_impl != "loop"
+                           and (device != "cuda" or grouped_kernel_survives("fp8")))
     impl_used = set()
     fp8_impl_used = set()
     fp8_failed = []
@@ -381,27 +422,34 @@ def main():
             err = relative_error(torch, swiglu_fp8(torch, xq, xs, w8), swiglu(torch, x, w_gate_up, w_down))
             if err > FP8_TOLERANCE:
                 raise RuntimeError(f"relative error {err:.3f} against BF16")
-            for t in tokens:
-                xq, xs = fp8_quantize(torch, torch.randn(t, hidden, device=device, dtype=dtype, generator=gen), fp8_scaling)
-                times = timer(lambda: swiglu_fp8(torch, xq, xs, w8))
-                record("single", hidden, inter, 1, "single", t, [t], times, "fp8")
-                print(f"single fp8 {name} {t:6d} tokens: {statistics.median(times):9.1f} us", file=sys.stderr)
         except Exception as e:  # a kernel this torch/GPU lacks for this shape: keep the BF16 rows
             fp8_failed.append(f"{name} single ({str(e).splitlines()[0] if str(e) else type(e).__name__})")
             print(f"  FP8 single-expert rows skipped for {name}: {fp8_failed[-1]}", file=sys.stderr)
+            return
+        for t in tokens:
+            try:  # one token count that fails leaves the others
+                xq, xs = fp8_quantize(torch, torch.randn(t, hidden, device=device, dtype=dtype, generator=gen), fp8_scaling)
+                times = timer(lambda: swiglu_fp8(torch, xq, xs, w8))
+            except Exception as e:
+                fp8_failed.append(f"{name} single {t} tokens ({str(e).splitlines()[0] if str(e) else type(e).__name__})")
+                print(f"  FP8 single-expert row skipped: {fp8_failed[-1]}", file=sys.stderr)
+                continue
+            record("single", hidden, inter, 1, "single", t, [t], times, "fp8")
+            print(f"single fp8 {name} {t:6d} tokens: {statistics.median(times):9.1f} us", file=sys.stderr)
 
     def time_grouped_fp8(name, hidden, inter, wg, wd):
         """FP8 grouped rows for one shape: torch._scaled_grouped_mm when it matches the FP8 loop, else the loop."""
         try:
             experts = [Fp8Expert(torch, wg[i], wd[i], fp8_scaling) for i in range(wg.shape[0])]
-            use_grouped = have_scaled_grouped and fp8_scaling == "rowwise"
+            use_grouped = have_scaled_grouped
+            stacked = stack_fp8_experts(torch, experts) if use_grouped else None  # once per shape
             checked = False
             for pattern in ("balanced", "skewed", "single"):
                 for total in totals:
                     loads = grouped_loads(pattern, total, len(experts))
                     x = torch.randn(total, hidden, device=device, dtype=dtype, generator=gen)
                     xq, xs = fp8_quantize(torch, x, fp8_scaling)
-                    loop = grouped_fp8_fn(torch, xq, xs, experts, loads, False)
+                    loop = grouped_fp8_fn(torch, xq, xs, experts, loads)
                     if not checked:  # the FP8 loop against BF16, once per shape
                         err = relative_error(torch, torch.cat(loop(), dim=0), loop_reference(torch, x, wg, wd, loads))
                         if err > FP8_TOLERANCE:
@@ -410,13 +458,13 @@ def main():
                     fn = loop
                     if use_grouped:
                         try:
-                            fn = grouped_fp8_fn(torch, xq, xs, experts, loads, True)
+                            fn = grouped_fp8_fn(torch, xq, xs, experts, loads, stacked)
                             err = relative_error(torch, fn(), torch.cat(loop(), dim=0))
                         except Exception as e:
                             err = f"failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
                         if not isinstance(err, float) or err > 0.05:
                             print(f"  torch._scaled_grouped_mm disagrees with the FP8 loop for {name} ({err}): timing the loop", file=sys.stderr)
-                            use_grouped, fn = False, loop
+                            use_grouped, fn, stacked = False, loop, None
                     fp8_impl_used.add("torch._scaled_grouped_mm" if use_grouped else "loop of torch._scaled_mm")
                     times = timer(fn)
                     record("grouped", hidden, inter, len(experts), pattern, total, loads, times, "fp8")
@@ -426,7 +474,9 @@ def main():
             print(f"  FP8 grouped rows skipped for {name}: {fp8_failed[-1]}", file=sys.stderr)
 
     gen = torch.Generator(device=device).manual_seed(0)
-    for name, hidden, inter in shapes:
+
+    def measure_shape(name, hidden, inter):
+        """Every row of one expert shape: BF16 single, FP8 single, BF16 grouped, FP8 grouped."""
         w_gate_up = torch.randn(hidden, 2 * inter, device=device, dtype=dtype, generator=gen) * 0.02
         w_down = torch.randn(inter, hidden, device=device, dtype=dtype, generator=gen) * 0.02
         if want_bf16:
@@ -461,6 +511,15 @@ def main():
         if device == "cuda":
             torch.cuda.empty_cache()
 
+    incomplete = None
+    for name, hidden, inter in shapes:
+        try:
+            measure_shape(name, hidden, inter)
+        except Exception as e:  # e.g. out of memory or a CUDA error: keep what was measured, say where it stopped
+            incomplete = f"stopped at {name}: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+            print(f"  {incomplete}; writing the rows measured so far", file=sys.stderr)
+            break
+
     if fp8_scaling is None:
         fp8_note = f"not timed: {fp8_why}"
     else:
@@ -469,6 +528,8 @@ def main():
                     f"the down projection's input quantized inside the timed function; grouped: {' + '.join(sorted(fp8_impl_used)) or 'none'}"
                     + (f"; skipped: {'; '.join(fp8_failed)}" if fp8_failed else ""))
     meta = provenance(torch, device, args.gpu_id, " + ".join(sorted(impl_used)) or "none", args, fp8_note)
+    if incomplete:
+        meta["incomplete"] = incomplete
     tmp = f"{args.out}.tmp-{os.getpid()}"
     try:
         with open(tmp, "w") as f:
@@ -482,6 +543,8 @@ def main():
         if os.path.exists(tmp):
             os.remove(tmp)
     print(f"wrote {args.out} ({len(rows)} rows)", file=sys.stderr)
+    if incomplete:
+        sys.exit(f"incomplete calibration ({incomplete}); the CSV has the rows measured before it")
 
 
 if __name__ == "__main__":
