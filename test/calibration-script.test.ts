@@ -304,12 +304,13 @@ test("BF16 and FP8 rows of one CSV are fitted apart; mixing them in one fit is r
 
   // A CSV with FP8 rows only (a run with --dtypes fp8): sections 2-3 fall back to synthetic BF16 rows, sections 4-9 use the FP8 fit.
   const fp8Only = mkdtempSync(join(tmpdir(), "moe-lab-calset-fp8only-"));
-  writeFileSync(join(fp8Only, "h200.csv"), formatCalibrationCsv({ gpu_id: "h200", device: "cuda" }, fp8));
+  writeFileSync(join(fp8Only, "h200.csv"), formatCalibrationCsv({ gpu_id: "h200", device: "cuda", incomplete: "stopped at mixtral-8x7b: CUDA out of memory" }, fp8));
   const out2 = mkdtempSync(join(tmpdir(), "moe-lab-nb05-fp8only-"));
   const r2 = runCli(["run", "notebooks/05-throughput-model.ipynb", "--out", out2, "--no-html", "--quiet", "--param", `calibrationDir=${fp8Only}`, "--param", "gpuId=h200"]);
   assert.equal(r2.status, 0, r2.stderr);
   const text2 = readNotebook(join(out2, "05-throughput-model.ipynb")).cells.flatMap((c) => (c.outputs ?? []).map((o) => JSON.stringify(o))).join("\n");
   assert.match(text2, /source: 'synthetic'/);
+  assert.match(text2, /\*\*The run is incomplete\*\* \(stopped at mixtral-8x7b: CUDA out of memory\)/);
   assert.match(text2, /Sections 4 to 9 run on \*\*the factors fitted to .*h200\.csv \(its FP8 rows\)\*\*/);
   assert.match(calibratedFactors(getGpu("h200"), fp8Only, "bf16").source, /^assumed defaults \(.*h200\.csv has fewer than 3 bf16 rows\)$/);
   // ...and with BF16 experts there is no measured fit to use: the assumed defaults.
