@@ -189,7 +189,7 @@ export const stepCommand: Command = {
       `  communication   ${us(b.communicationSeconds)} (dispatch ${us(b.dispatchSeconds)}, combine ${us(b.combineSeconds)}, DeepEP ${b.allToAllKernel}${b.allToAllNvlinkScale === 1 ? "" : `, H800 intranode row x ${+b.allToAllNvlinkScale.toFixed(3)} for NVLink`})`,
       `  layer           ${us(b.layerSeconds)}  bound: ${b.bound}; rank imbalance (max/mean tokens) ${b.rankImbalance.toFixed(2)}`,
       `  forward pass    ${(b.forwardSeconds * 1e3).toFixed(2)} ms, ${b.tokensPerSecondPerGpu.toFixed(0)} tokens/s per GPU`,
-      `  KV cache        ${r.memory.kvCapacityTokens} tokens fit per rank, this batch needs ${+r.memory.kvTokensNeeded.toFixed(2)}${r.memory.kvFits ? "" : ": DOES NOT FIT"}${r.input.mode === "decode" && r.memory.maxSequencesPerRank !== null ? ` (at most ${r.memory.maxSequencesPerRank} sequences per rank at context ${r.input.contextTokens})` : ""}`,
+      `  KV cache        ${m.kvCapacityTokens} tokens fit per rank, this batch needs ${+m.kvTokensNeeded.toFixed(2)}${m.kvFits ? "" : ": DOES NOT FIT"}${r.input.mode === "decode" && m.maxSequencesPerRank !== null ? ` (at most ${m.maxSequencesPerRank} sequences per rank at context ${r.input.contextTokens})` : ""}`,
       `  factors         ${routing.factorsSource}`,
     ];
     io.out(lines.join("\n") + "\n");

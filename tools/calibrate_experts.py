@@ -139,22 +139,32 @@ def swiglu(torch, x, w_gate_up, w_down):
     return (torch.nn.functional.silu(gate) * up) @ w_down
 
 
+def group_bounds(loads):
+    """(start, end) rows of each expert's tokens, sorted by expert; the ends are grouped MMs' offsets."""
+    bounds, start = [], 0
+    for n in loads:
+        bounds.append((start, start + n))
+        start += n
+    return bounds
+
+
+def group_offsets(torch, loads, device):
+    """Cumulative group ends as the int32 `offs` tensor torch's grouped MMs take."""
+    return torch.tensor([end for _, end in group_bounds(loads)], device=device, dtype=torch.int32)
+
+
 def grouped_fn(torch, x, w_gate_up, w_down, loads, have_grouped_mm):
     """A rank's experts over its tokens (sorted by expert). torch._grouped_mm when present, else a loop."""
     active = [i for i, n in enumerate(loads) if n > 0]
     if have_grouped_mm:
-        offs = torch.tensor([sum(loads[: i + 1]) for i in range(len(loads))], device=x.device, dtype=torch.int32)
+        offs = group_offsets(torch, loads, x.device)
 
         def run():
             h = torch._grouped_mm(x, w_gate_up, offs=offs)
             gate, up = h.chunk(2, dim=-1)
             return torch._grouped_mm(torch.nn.functional.silu(gate) * up, w_down, offs=offs)
         return run
-    bounds = []
-    start = 0
-    for n in loads:
-        bounds.append((start, start + n))
-        start += n
+    bounds = group_bounds(loads)
 
     def run_loop():
         outs = []
@@ -167,11 +177,7 @@ def grouped_fn(torch, x, w_gate_up, w_down, loads, have_grouped_mm):
 
 def loop_reference(torch, x, w_gate_up, w_down, loads):
     """The grouped computation as a plain loop, concatenated: what a grouped kernel must reproduce."""
-    outs, start = [], 0
-    for i, n in enumerate(loads):
-        if n > 0:
-            outs.append(swiglu(torch, x[start:start + n], w_gate_up[i], w_down[i]))
-        start += n
+    outs = [swiglu(torch, x[a:b], w_gate_up[i], w_down[i]) for i, (a, b) in enumerate(group_bounds(loads)) if b > a]
     return torch.cat(outs, dim=0)
 
 
@@ -275,7 +281,7 @@ def grouped_fp8_fn(torch, xq, xs, experts, loads, stacked=None):
     (rowwise scales) on `stacked` (from stack_fp8_experts) when given, else a loop of
     torch._scaled_mm over the active experts."""
     if stacked is not None:
-        offs = torch.tensor([sum(loads[: i + 1]) for i in range(len(loads))], device=xq.device, dtype=torch.int32)
+        offs = group_offsets(torch, loads, xq.device)
         gu, gu_s, d, d_s = stacked
         xs1 = xs.reshape(-1)
 
@@ -285,10 +291,7 @@ def grouped_fp8_fn(torch, xq, xs, experts, loads, stacked=None):
             aq, a_scale = fp8_quantize(torch, torch.nn.functional.silu(gate) * up, "rowwise")
             return torch._scaled_grouped_mm(aq, d.transpose(-2, -1), a_scale.reshape(-1), d_s, offs=offs, out_dtype=torch.bfloat16)
         return run
-    bounds, start = [], 0
-    for n in loads:
-        bounds.append((start, start + n))
-        start += n
+    bounds = group_bounds(loads)
     active = [i for i, n in enumerate(loads) if n > 0]
     rowwise = experts[0].scaling == "rowwise"
 

@@ -98,6 +98,8 @@ export interface DenseFallbackStep {
   allReduceSeconds: number;
   /** The per-kernel overhead, two kernels per layer (attention, MLP), 0 without `layers`. */
   overheadSeconds: number;
+  /** Bytes each GPU holds and reads per step: its share of the weights and of the batch's KV cache. */
+  bytesPerGpu: number;
   /** Tokens per second per GPU. */
   tokensPerSecondPerGpu: number;
   /** Whether the roofline part is memory- or compute-bound. */
@@ -143,5 +145,5 @@ export function denseFallbackStep(
   const allReduceSeconds = 2 * layers * oneAllReduce;
   const overheadSeconds = 2 * layers * factors.overheadSeconds;
   const seconds = rooflineSeconds + allReduceSeconds + overheadSeconds;
-  return { seconds, rooflineSeconds, allReduceSeconds, overheadSeconds, tokensPerSecondPerGpu: seconds > 0 ? batch / gpus / seconds : 0, bound: comp > mem ? "compute" : "memory" };
+  return { seconds, rooflineSeconds, allReduceSeconds, overheadSeconds, bytesPerGpu: bytes, tokensPerSecondPerGpu: seconds > 0 ? batch / gpus / seconds : 0, bound: comp > mem ? "compute" : "memory" };
 }

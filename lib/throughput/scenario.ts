@@ -143,7 +143,8 @@ function checkedScenario(options: ScenarioOptions, hardware: HardwareData) {
  * @example runScenario({ model: "deepseek-v3", gpu: "h100", ep: 32, batchTokens: 4096 }).breakdown.bound // => "attention"
  */
 export function runScenario(options: ScenarioOptions, hardware: HardwareData = loadHardware()): ScenarioResult {
-  const { spec, gpu, ep, batchTokens, contextTokens, mode, placement, redundant, precision } = checkedScenario(options, hardware);
+  const checked = checkedScenario(options, hardware);
+  const { spec, gpu, ep, batchTokens, contextTokens, mode, placement, redundant, precision } = checked;
   const model = stepModelFromSpec(spec);
   const E = model.numRoutedExperts;
   const slots = E + redundant;
@@ -174,7 +175,7 @@ export function runScenario(options: ScenarioOptions, hardware: HardwareData = l
     overlapCommunication: options.overlapCommunication ?? false,
   };
   const breakdown = stepTime(input);
-  const memory = scenarioMemory(options, hardware);
+  const memory = memoryOf(checked);
   return {
     model,
     gpu,
@@ -197,7 +198,11 @@ export function runScenario(options: ScenarioOptions, hardware: HardwareData = l
  * @example scenarioMemory({ model: "deepseek-v3", gpu: "h100", ep: 32, batchTokens: 0, weightPrecision: "fp8" }).maxSequencesPerRank // => 77 (context 4096)
  */
 export function scenarioMemory(options: ScenarioOptions, hardware: HardwareData = loadHardware()): ScenarioMemory {
-  const { spec, gpu, ep, batchTokens, contextTokens, mode, redundant, precision, densePrecision } = checkedScenario(options, hardware);
+  return memoryOf(checkedScenario(options, hardware));
+}
+
+/** `scenarioMemory` on options already checked by `checkedScenario`. */
+function memoryOf({ spec, gpu, ep, batchTokens, contextTokens, mode, redundant, precision, densePrecision }: ReturnType<typeof checkedScenario>): ScenarioMemory {
   const mem = memoryPerRank(spec, { epSize: ep, redundantExperts: redundant, expertDtype: paramsDtype(precision), denseDtype: paramsDtype(densePrecision) });
   const kvBudgetBytes = Math.max(0, hbmBytes(gpu) * (1 - HBM_RESERVE_FRACTION) - mem.expertBytes - mem.nonExpertBytes);
   const kvCapacityTokens = Math.floor(kvBudgetBytes / stepModelFromSpec(spec).kvBytesPerToken);
