@@ -23,7 +23,7 @@ const SPECS: OptionSpecs = {
   seed: { kind: "int", help: "seed of the routing draws", default: 0 },
   precision: { kind: "string", help: "expert weight precision: bf16, fp8, fp4", default: "bf16" },
   factors: { kind: "string", help: "roofline factors: auto (this GPU's calibration CSV, else the assumed defaults), defaults, or published (efficiencies fitted to published kernel timings in --precision: XLA's H100 BF16 table for bf16, DeepGEMM's H800 FP8 table for fp8 and fp4)", default: "auto" },
-  overlap: { kind: "boolean", help: "hide communication behind compute (two-batch overlap)" },
+  overlap: { kind: "boolean", help: "two-batch overlap: run the batch as two micro-batches of half its tokens, each one's dispatch and combine hidden behind the other's compute (every part is then the sum of the two)" },
   json: { kind: "boolean", help: "print one JSON object" },
   capture: { kind: "string", help: "also write the scenario and its breakdown as a capture record to this file (see `moe-lab compare`)" },
   timestamp: { kind: "boolean", help: "with --capture: also record when it was taken (the record is then no longer byte-identical from run to run)" },
@@ -183,7 +183,7 @@ export const stepCommand: Command = {
     const lines = [
       ...(m.kvFits ? [] : [`warning: this batch cannot be served: its KV cache needs ${+m.kvTokensNeeded.toFixed(2)} tokens per rank and ${m.kvCapacityTokens} fit; the times below are for a batch that does not fit`]),
       `${r.model.id} on ${r.gpu.name}, EP${r.ep}, ${r.input.mode}, ${r.input.batchTokens} tokens (${+b.tokensPerRank.toFixed(2)} per rank), context ${r.input.contextTokens}, ${r.placement}${r.redundantExperts ? ` + ${r.redundantExperts} redundant` : ""}`,
-      `  assumptions     ${r.input.weightPrecision ?? "bf16"} experts, Zipf skew ${routing.zipfExponent}, seed ${routing.seed}, communication ${routing.overlapCommunication ? "overlapped with compute" : "added to compute"}`,
+      `  assumptions     ${r.input.weightPrecision ?? "bf16"} experts, Zipf skew ${routing.zipfExponent}, seed ${routing.seed}, communication ${routing.overlapCommunication ? "overlapped with compute (two micro-batches)" : "added to compute"}`,
       `  attention       ${us(b.attentionSeconds)} (${b.attentionBound}-bound)`,
       `  experts         ${us(b.expertSeconds)} (routed ${us(b.routedExpertSeconds)} on rank ${b.slowestRank}, ${b.expertBound}-bound; shared ${us(b.sharedExpertSeconds)})`,
       `  communication   ${us(b.communicationSeconds)} (dispatch ${us(b.dispatchSeconds)}, combine ${us(b.combineSeconds)}, DeepEP ${b.allToAllKernel}${b.allToAllNvlinkScale === 1 ? "" : `, H800 intranode row x ${+b.allToAllNvlinkScale.toFixed(3)} for NVLink`})`,

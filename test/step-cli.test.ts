@@ -129,7 +129,7 @@ test("step says whether the batch's KV cache fits, and how many sequences would"
   assert.deepEqual([j.kvTokensNeededPerRank, j.kvFits, j.maxSequencesPerRank], [319488, false, 77]);
   assert.deepEqual([j.weightPrecision, j.overlapCommunication, j.zipfExponent, j.seed], ["fp8", false, 0.4, 0]);
   const overlapped = runCli([...base, "--tokens", String(16 * 32), "--overlap", "--skew", "0.2"]);
-  assert.match(overlapped.stdout, /^ {2}assumptions +fp8 experts, Zipf skew 0\.2, seed 0, communication overlapped with compute$/m);
+  assert.match(overlapped.stdout, /^ {2}assumptions +fp8 experts, Zipf skew 0\.2, seed 0, communication overlapped with compute \(two micro-batches\)$/m);
 });
 
 test("step --help names --capture", () => {

@@ -202,7 +202,7 @@ test("stepModelFromSpec uses the catalog: MoE layers, KV bytes, top-k", () => {
   assert.equal(maverick.kvBytesPerTokenPerLayer, 2 * 8 * 128 * 2);
 });
 
-test("stepTime: breakdown sums to the layer time; overlap takes the max; bound is the largest part", () => {
+test("stepTime: breakdown sums to the layer time; two-batch overlap runs two half batches and takes the max; bound is the largest part", () => {
   for (const [model, ep, mode, batch] of [[dsv3, 32, "decode", 4096], [dsv3, 8, "prefill", 32768], [maverick, 16, "decode", 2048]] as const) {
     const input = { model, gpu, deepep: hw.deepep, ep, batchTokens: batch, mode, contextTokens: 4096 } as const;
     const b = stepTime(input);
@@ -213,7 +213,14 @@ test("stepTime: breakdown sums to the layer time; overlap takes the max; bound i
     assert.equal(parts[b.bound], Math.max(...Object.values(parts)));
     assert.equal(b.rankImbalance, 1); // default loads are balanced
     const o = stepTime({ ...input, overlapCommunication: true });
-    close(o.layerSeconds, Math.max(b.attentionSeconds + b.expertSeconds, b.communicationSeconds), 1e-12);
+    // Two-batch overlap: every part is two runs of half the batch; the layer takes the longer of compute and communication.
+    const half = stepTime({ ...input, batchTokens: batch / 2 });
+    for (const k of ["attentionSeconds", "routedExpertSeconds", "sharedExpertSeconds", "dispatchSeconds", "combineSeconds"] as const) close(o[k], 2 * half[k], 1e-12);
+    close(o.layerSeconds, Math.max(o.attentionSeconds + o.expertSeconds, o.communicationSeconds), 1e-12);
+    close(o.forwardSeconds, 2 * half.forwardSeconds - model.numMoeLayers * (2 * half.layerSeconds - o.layerSeconds), 1e-9);
+    assert.deepEqual(o.rankTokens, b.rankTokens, "rank loads are the whole batch's");
+    // Splitting costs something: it is never faster than a free overlap of the whole batch's parts.
+    assert.ok(o.layerSeconds >= Math.max(b.attentionSeconds + b.expertSeconds, b.communicationSeconds) * (1 - 1e-12));
     // With overlap, "communication" only when it outlasts attention + experts; else the larger compute part.
     const computeSum = o.attentionSeconds + o.expertSeconds;
     assert.equal(o.bound, o.communicationSeconds > computeSum ? "communication" : o.expertSeconds > o.attentionSeconds ? "experts" : "attention");

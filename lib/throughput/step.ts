@@ -7,9 +7,11 @@
  * `ep` ranks runs attention for batchTokens / ep tokens with a full copy of the attention weights),
  * routed experts are spread over the ranks (contiguously, or by an EPLB placement `phy2log`),
  * shared experts run on every rank for its own tokens. Without `overlapCommunication` the parts
- * add up; with it, communication hides behind compute (two-batch overlap) and the layer takes
- * max(compute, communication): an ideal overlap, with no cost for splitting the batch in two
- * (two micro-batches read memory-bound expert weights twice; the model does not charge that).
+ * add up. With it the batch runs as two micro-batches of half its tokens (SGLang's two-batch
+ * overlap, DeepSeek's dual micro-batch), each getting half of every expert's load: every part is
+ * the sum of its two half-batch runs (so memory-bound weights are read twice and fixed latencies
+ * paid twice), and the layer takes max(compute, communication), as if one micro-batch's dispatch
+ * and combine hid completely behind the other's compute (no pipeline bubble is charged).
  * Decode steps use DeepEP's low-latency kernels and prefill steps its normal kernels, as SGLang's
  * `--deepep-mode auto` does (python/sglang/srt/layers/moe/utils.py, DeepEPMode.resolve).
  * Introduced in notebooks/05-throughput-model.ipynb; used for the incident walk-through in
@@ -208,13 +210,19 @@ export interface StepInput {
   weightPrecision?: WeightPrecision;
   /** Per-rank override of the weight precision (ReaLB-style), `[ep]`. */
   rankWeightPrecision?: WeightPrecision[];
-  /** Hide communication behind compute (two-batch overlap). Default false. */
+  /**
+   * Two-batch overlap: run the batch as two micro-batches of half its tokens and hide each one's
+   * communication behind the other's compute. Default false.
+   */
   overlapCommunication?: boolean;
   /** Fixed latency per all-to-all call (microseconds). */
   allToAllLatencyUs?: number;
 }
 
-/** The modelled step, part by part (seconds per MoE layer unless named otherwise). */
+/**
+ * The modelled step, part by part (seconds per MoE layer unless named otherwise). With two-batch
+ * overlap each part is the sum over the two micro-batches.
+ */
 export interface StepBreakdown {
   attentionSeconds: number;
   /** Routed experts on the slowest rank. */
@@ -226,7 +234,7 @@ export interface StepBreakdown {
   combineSeconds: number;
   /** dispatch + combine. */
   communicationSeconds: number;
-  /** One MoE layer: the sum of the parts, or max(compute, communication) with overlap. */
+  /** One MoE layer: the sum of the parts, or max(attention + experts, communication) with overlap. */
   layerSeconds: number;
   /**
    * What sets the layer's time: without overlap the largest of attention / experts /
@@ -234,14 +242,14 @@ export interface StepBreakdown {
    * larger of those two.
    */
   bound: "attention" | "experts" | "communication";
-  /** A whole forward pass: MoE layers plus dense layers (attention + dense MLP). */
+  /** A whole forward pass: MoE layers plus dense layers (attention + dense MLP; two half-batch runs with overlap). */
   forwardSeconds: number;
   /** Tokens per second per GPU: tokensPerRank / forwardSeconds. */
   tokensPerSecondPerGpu: number;
   tokensPerRank: number;
   /** Token copies on each rank, `[ep]`. */
   rankTokens: number[];
-  /** Routed-expert time of each rank, `[ep]`. */
+  /** Routed-expert time of each rank (both micro-batches with overlap), `[ep]`. */
   rankExpertSeconds: number[];
   slowestRank: number;
   /** max / mean of rank token copies (1 = balanced). */
@@ -286,55 +294,61 @@ export function stepTime(input: StepInput): StepBreakdown {
   }
   const rankPrecision = input.rankWeightPrecision ?? new Array<WeightPrecision>(ep).fill(precision);
   if (rankPrecision.length !== ep) throw new RangeError(`rankWeightPrecision must have ep = ${ep} items, got ${rankPrecision.length}`);
-  const expertShape = { hiddenSize: model.hiddenSize, intermediateSize: model.expertIntermediateSize };
-  const rankTimes = rankWork.map((w, r) => rankExpertTime(w, expertShape, gpu, factors, requireOneOf(`rankWeightPrecision[${r}]`, rankPrecision[r], WEIGHT_PRECISIONS)));
+  rankPrecision.forEach((p, r) => requireOneOf(`rankWeightPrecision[${r}]`, p, WEIGHT_PRECISIONS));
+  const rankTokens = rankWork.map((w) => w.tokens);
+  const meanTokens = rankTokens.reduce((a, b) => a + b, 0) / ep;
+  const maxTokens = Math.max(...rankTokens);
+  // Two-batch overlap: each part is run twice on half the tokens (half of every rank's load).
+  const runs = input.overlapCommunication ? 2 : 1;
+  const share = 1 / runs;
+  const rankTimes = rankWork.map((w, r) => rankExpertTime({ tokens: w.tokens * share, activeExperts: w.activeExperts }, { hiddenSize: model.hiddenSize, intermediateSize: model.expertIntermediateSize }, gpu, factors, rankPrecision[r]));
   let slowestRank = 0;
   rankTimes.forEach((t, r) => {
     if (t.seconds > rankTimes[slowestRank].seconds) slowestRank = r;
   });
-  const rankTokens = rankWork.map((w) => w.tokens);
-  const meanTokens = rankTokens.reduce((a, b) => a + b, 0) / ep;
-  const maxTokens = Math.max(...rankTokens);
+  const runTokens = tokensPerRank * share;
   const shared =
-    model.numSharedExperts > 0 && tokensPerRank > 0
-      ? rankExpertTime({ tokens: tokensPerRank * model.numSharedExperts, activeExperts: model.numSharedExperts }, { hiddenSize: model.hiddenSize, intermediateSize: model.sharedIntermediateSize }, gpu, factors).seconds
+    model.numSharedExperts > 0 && runTokens > 0
+      ? runs * rankExpertTime({ tokens: runTokens * model.numSharedExperts, activeExperts: model.numSharedExperts }, { hiddenSize: model.hiddenSize, intermediateSize: model.sharedIntermediateSize }, gpu, factors).seconds
       : 0;
-  const attention = attentionTime(model, gpu, { tokensPerRank, contextTokens, mode }, factors);
+  const attentionRun = attentionTime(model, gpu, { tokensPerRank: runTokens, contextTokens, mode }, factors);
+  const attentionSeconds = runs * attentionRun.seconds;
   // Decode on the low-latency kernels, prefill on the normal ones (SGLang's --deepep-mode auto).
   const kernel: AllToAllKernel = mode === "decode" ? "lowLatency" : "normal";
-  const comm = allToAllTime({ tokensPerRank, topK: model.topK, hiddenSize: model.hiddenSize, ep, maxReceivedCopies: maxTokens, fixedLatencyUs: input.allToAllLatencyUs, nvlinkBidirGBps: gpu.nvlinkBidirGBps, numExperts: model.numRoutedExperts, routingGroups: model.routingGroups, kernel }, deepep);
-  const routed = rankTimes[slowestRank].seconds;
+  const comm = allToAllTime({ tokensPerRank: runTokens, topK: model.topK, hiddenSize: model.hiddenSize, ep, maxReceivedCopies: maxTokens * share, fixedLatencyUs: input.allToAllLatencyUs, nvlinkBidirGBps: gpu.nvlinkBidirGBps, numExperts: model.numRoutedExperts, routingGroups: model.routingGroups, kernel }, deepep);
+  const communicationSeconds = runs * comm.seconds;
+  const routed = runs * rankTimes[slowestRank].seconds;
   const expertSeconds = routed + shared;
-  const compute = attention.seconds + expertSeconds;
-  const layerSeconds = input.overlapCommunication ? Math.max(compute, comm.seconds) : compute + comm.seconds;
+  const compute = attentionSeconds + expertSeconds;
+  const layerSeconds = input.overlapCommunication ? Math.max(compute, communicationSeconds) : compute + communicationSeconds;
   const denseMlp =
-    model.denseIntermediateSize > 0 && tokensPerRank > 0
-      ? rankExpertTime({ tokens: tokensPerRank, activeExperts: 1 }, { hiddenSize: model.hiddenSize, intermediateSize: model.denseIntermediateSize }, gpu, factors).seconds
+    model.denseIntermediateSize > 0 && runTokens > 0
+      ? runs * rankExpertTime({ tokens: runTokens, activeExperts: 1 }, { hiddenSize: model.hiddenSize, intermediateSize: model.denseIntermediateSize }, gpu, factors).seconds
       : 0;
-  const forwardSeconds = model.numMoeLayers * layerSeconds + (model.numLayers - model.numMoeLayers) * (attention.seconds + denseMlp);
-  const parts = { attention: attention.seconds, experts: expertSeconds, communication: comm.seconds };
+  const forwardSeconds = model.numMoeLayers * layerSeconds + (model.numLayers - model.numMoeLayers) * (attentionSeconds + denseMlp);
+  const parts = { attention: attentionSeconds, experts: expertSeconds, communication: communicationSeconds };
   const largest = (Object.keys(parts) as Array<keyof typeof parts>).reduce((a, b) => (parts[b] > parts[a] ? b : a));
-  const bound = !input.overlapCommunication ? largest : comm.seconds > compute ? "communication" : expertSeconds > attention.seconds ? "experts" : "attention";
+  const bound = !input.overlapCommunication ? largest : communicationSeconds > compute ? "communication" : expertSeconds > attentionSeconds ? "experts" : "attention";
   return {
-    attentionSeconds: attention.seconds,
+    attentionSeconds,
     routedExpertSeconds: routed,
     sharedExpertSeconds: shared,
     expertSeconds,
-    dispatchSeconds: comm.dispatchSeconds,
-    combineSeconds: comm.combineSeconds,
-    communicationSeconds: comm.seconds,
+    dispatchSeconds: runs * comm.dispatchSeconds,
+    combineSeconds: runs * comm.combineSeconds,
+    communicationSeconds,
     layerSeconds,
     bound,
     forwardSeconds,
     tokensPerSecondPerGpu: forwardSeconds > 0 ? tokensPerRank / forwardSeconds : 0,
     tokensPerRank,
     rankTokens,
-    rankExpertSeconds: rankTimes.map((t) => t.seconds),
+    rankExpertSeconds: rankTimes.map((t) => runs * t.seconds),
     slowestRank,
     rankImbalance: meanTokens > 0 ? maxTokens / meanTokens : 1,
     expertBound: rankTimes[slowestRank].bound,
     allToAllKernel: comm.kernel,
     allToAllNvlinkScale: comm.nvlinkScale,
-    attentionBound: attention.bound,
+    attentionBound: attentionRun.bound,
   };
 }
