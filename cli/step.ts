@@ -6,7 +6,7 @@
  */
 import { Command, CliError, OptionSpecs, getFlag, getNumber, getString, startCommand } from "./args";
 import { createCapture, writeCapture } from "../lib/capture";
-import { DEFAULT_ZIPF_EXPONENT, FACTOR_CHOICES, FactorChoice, factorsFor, runFields, runScenario, Placement, ScenarioResult, StepMode, WEIGHT_PRECISIONS, WeightPrecision } from "../lib/throughput";
+import { DEFAULT_ZIPF_EXPONENT, FACTOR_CHOICES, FactorChoice, KvPrecision, factorsFor, runFields, runScenario, Placement, ScenarioResult, StepMode, WEIGHT_PRECISIONS, WeightPrecision } from "../lib/throughput";
 import { getGpu } from "../lib/hardware";
 import { requireOneOf } from "../lib/validate";
 
@@ -23,6 +23,8 @@ const SPECS: OptionSpecs = {
   seed: { kind: "int", help: "seed of the routing draws", default: 0 },
   precision: { kind: "string", help: "expert weight precision: bf16, fp8, fp4", default: "bf16" },
   factors: { kind: "string", help: "roofline factors: auto (this GPU's calibration CSV, else the assumed defaults), defaults, or published (efficiencies fitted to published kernel timings in --precision: XLA's H100 BF16 table for bf16, DeepGEMM's H800 FP8 table for fp8 and fp4)", default: "auto" },
+  "dense-precision": { kind: "string", help: "non-expert weights (attention, shared experts, dense layers, embeddings): bf16, fp8, fp4", default: "bf16" },
+  "kv-precision": { kind: "string", help: "KV-cache element type: bf16 or fp8 (fp8 holds twice the tokens and halves the bytes decode attention reads)", default: "bf16" },
   overlap: { kind: "boolean", help: "two-batch overlap: run the batch as two micro-batches of half its tokens, each one's dispatch and combine hidden behind the other's compute (every part is then the sum of the two)" },
   json: { kind: "boolean", help: "print one JSON object" },
   capture: { kind: "string", help: "also write the scenario and its breakdown as a capture record to this file (see `moe-lab compare`)" },
@@ -36,6 +38,8 @@ const FLAG_OF: Record<string, string> = {
   redundantExperts: "--redundant",
   zipfExponent: "--skew",
   weightPrecision: "--precision",
+  densePrecision: "--dense-precision",
+  kvPrecision: "--kv-precision",
   ep: "--ep",
   placement: "--placement",
   mode: "--mode",
@@ -49,6 +53,8 @@ interface RoutingOptions {
   zipfExponent: number;
   seed: number;
   overlapCommunication: boolean;
+  /** Non-expert weight precision (`--dense-precision`): it sets memory only, so the step input does not keep it. */
+  densePrecision: WeightPrecision;
   /** The `--factors` choice, and where the roofline factors came from (`factorsFor`). */
   factorChoice: FactorChoice;
   factorsSource: string;
@@ -73,6 +79,8 @@ function captureFields(r: ScenarioResult, o: RoutingOptions): Record<string, str
     batch_tokens: run.batch_tokens,
     context_tokens: run.context_tokens,
     expert_precision: run.expert_precision,
+    dense_precision: o.densePrecision,
+    kv_precision: r.input.kvPrecision ?? "bf16",
     zipf_exponent: o.zipfExponent,
     seed: o.seed,
     overlap_communication: o.overlapCommunication,
@@ -100,7 +108,7 @@ function commandLine(r: ScenarioResult, o: RoutingOptions): string {
   return [
     `moe-lab step --model ${r.model.id} --gpu ${r.gpu.id} --ep ${r.ep} --tokens ${i.batchTokens}`,
     `--placement ${r.placement} --redundant ${r.redundantExperts} --context ${i.contextTokens} --mode ${i.mode}`,
-    `--skew ${o.zipfExponent} --seed ${o.seed} --precision ${i.weightPrecision ?? "bf16"}${o.overlapCommunication ? " --overlap" : ""}${o.factorChoice === "auto" ? "" : ` --factors ${o.factorChoice}`}`,
+    `--skew ${o.zipfExponent} --seed ${o.seed} --precision ${i.weightPrecision ?? "bf16"} --dense-precision ${o.densePrecision} --kv-precision ${i.kvPrecision ?? "bf16"}${o.overlapCommunication ? " --overlap" : ""}${o.factorChoice === "auto" ? "" : ` --factors ${o.factorChoice}`}`,
   ].join(" ");
 }
 
@@ -125,6 +133,7 @@ export const stepCommand: Command = {
         zipfExponent: getNumber(args, "skew", DEFAULT_ZIPF_EXPONENT),
         seed: getNumber(args, "seed", 0),
         overlapCommunication: getFlag(args, "overlap"),
+        densePrecision: requireOneOf("--dense-precision", getString(args, "dense-precision", "bf16"), WEIGHT_PRECISIONS) as WeightPrecision,
         factorChoice,
         factorsSource: cal.source,
       };
@@ -141,6 +150,8 @@ export const stepCommand: Command = {
         zipfExponent: routing.zipfExponent,
         seed: routing.seed,
         weightPrecision: precision,
+        densePrecision: routing.densePrecision,
+        kvPrecision: getString(args, "kv-precision", "bf16") as KvPrecision,
         overlapCommunication: routing.overlapCommunication,
       });
     } catch (e) {
@@ -165,6 +176,8 @@ export const stepCommand: Command = {
           batchTokens: r.input.batchTokens,
           contextTokens: r.input.contextTokens,
           weightPrecision: r.input.weightPrecision ?? "bf16",
+          densePrecision: routing.densePrecision,
+          kvPrecision: r.input.kvPrecision ?? "bf16",
           overlapCommunication: routing.overlapCommunication,
           zipfExponent: routing.zipfExponent,
           seed: routing.seed,
@@ -183,7 +196,7 @@ export const stepCommand: Command = {
     const lines = [
       ...(m.kvFits ? [] : [`warning: this batch cannot be served: its KV cache needs ${+m.kvTokensNeeded.toFixed(2)} tokens per rank and ${m.kvCapacityTokens} fit; the times below are for a batch that does not fit`]),
       `${r.model.id} on ${r.gpu.name}, EP${r.ep}, ${r.input.mode}, ${r.input.batchTokens} tokens (${+b.tokensPerRank.toFixed(2)} per rank), context ${r.input.contextTokens}, ${r.placement}${r.redundantExperts ? ` + ${r.redundantExperts} redundant` : ""}`,
-      `  assumptions     ${r.input.weightPrecision ?? "bf16"} experts, Zipf skew ${routing.zipfExponent}, seed ${routing.seed}, communication ${routing.overlapCommunication ? "overlapped with compute (two micro-batches)" : "added to compute"}`,
+      `  assumptions     ${r.input.weightPrecision ?? "bf16"} experts, ${routing.densePrecision} non-expert weights, ${r.input.kvPrecision ?? "bf16"} KV cache, Zipf skew ${routing.zipfExponent}, seed ${routing.seed}, communication ${routing.overlapCommunication ? "overlapped with compute (two micro-batches)" : "added to compute"}`,
       `  attention       ${us(b.attentionSeconds)} (${b.attentionBound}-bound)`,
       `  experts         ${us(b.expertSeconds)} (routed ${us(b.routedExpertSeconds)} on rank ${b.slowestRank}, ${b.expertBound}-bound; shared ${us(b.sharedExpertSeconds)})`,
       `  communication   ${us(b.communicationSeconds)} (dispatch ${us(b.dispatchSeconds)}, combine ${us(b.combineSeconds)}, DeepEP ${b.allToAllKernel}${b.allToAllNvlinkScale === 1 ? "" : `, H800 intranode row x ${+b.allToAllNvlinkScale.toFixed(3)} for NVLink`})`,

@@ -119,7 +119,7 @@ test("step says whether the batch's KV cache fits, and how many sequences would"
   const fits = runCli([...base, "--tokens", String(77 * 32)]);
   assert.equal(fits.status, 0, fits.stderr);
   assert.match(fits.stdout, /^ {2}KV cache +\d+ tokens fit per rank, this batch needs 315392 \(at most 77 sequences per rank at context 4096\)$/m);
-  assert.match(fits.stdout, /^ {2}assumptions +fp8 experts, Zipf skew 0\.4, seed 0, communication added to compute$/m);
+  assert.match(fits.stdout, /^ {2}assumptions +fp8 experts, bf16 non-expert weights, bf16 KV cache, Zipf skew 0\.4, seed 0, communication added to compute$/m);
   assert.doesNotMatch(fits.stdout, /warning/);
   const over = runCli([...base, "--tokens", String(78 * 32)]);
   assert.equal(over.status, 0, over.stderr);
@@ -129,7 +129,25 @@ test("step says whether the batch's KV cache fits, and how many sequences would"
   assert.deepEqual([j.kvTokensNeededPerRank, j.kvFits, j.maxSequencesPerRank], [319488, false, 77]);
   assert.deepEqual([j.weightPrecision, j.overlapCommunication, j.zipfExponent, j.seed], ["fp8", false, 0.4, 0]);
   const overlapped = runCli([...base, "--tokens", String(16 * 32), "--overlap", "--skew", "0.2"]);
-  assert.match(overlapped.stdout, /^ {2}assumptions +fp8 experts, Zipf skew 0\.2, seed 0, communication overlapped with compute \(two micro-batches\)$/m);
+  assert.match(overlapped.stdout, /^ {2}assumptions +fp8 experts, bf16 non-expert weights, bf16 KV cache, Zipf skew 0\.2, seed 0, communication overlapped with compute \(two micro-batches\)$/m);
+});
+
+test("step --kv-precision fp8 and --dense-precision fp8 hold more sequences; bad values exit 2 with one line", () => {
+  const base = ["step", "--model", "deepseek-v3", "--gpu", "h100", "--ep", "32", "--precision", "fp8", "--tokens", String(77 * 32), "--json"];
+  const plain = JSON.parse(runCli(base).stdout);
+  const kv = JSON.parse(runCli([...base, "--kv-precision", "fp8"]).stdout);
+  const both = JSON.parse(runCli([...base, "--kv-precision", "fp8", "--dense-precision", "fp8"]).stdout);
+  assert.deepEqual([plain.kvPrecision, plain.densePrecision, kv.kvPrecision, both.densePrecision], ["bf16", "bf16", "fp8", "fp8"]);
+  assert.ok(kv.maxSequencesPerRank >= 2 * plain.maxSequencesPerRank, `${plain.maxSequencesPerRank} -> ${kv.maxSequencesPerRank}`);
+  assert.ok(both.maxSequencesPerRank > kv.maxSequencesPerRank);
+  assert.ok(kv.attentionSeconds < plain.attentionSeconds, "decode attention reads half the KV bytes");
+  const text = runCli([...base.slice(0, -1), "--kv-precision", "fp8", "--dense-precision", "fp8"]);
+  assert.match(text.stdout, /^ {2}assumptions +fp8 experts, fp8 non-expert weights, fp8 KV cache,/m);
+  for (const [flag, value, allowed] of [["--kv-precision", "fp4", "bf16, fp8"], ["--dense-precision", "int8", "bf16, fp8, fp4"]]) {
+    const bad = runCli([...base, flag, value]);
+    assert.equal(bad.status, 2);
+    assert.equal(bad.stderr, `moe-lab step: ${flag} must be one of ${allowed}, got "${value}"\n`);
+  }
 });
 
 test("step --help names --capture", () => {

@@ -6,6 +6,8 @@ import { createRng } from "../lib/rng";
 import {
   DEFAULT_FACTORS,
   allToAllTime,
+  attentionTime,
+  kvBytesPerElement,
   expectedDestinations,
   attributeSlowdown,
   denseFallbackStep,
@@ -329,8 +331,29 @@ test("scenarioMemory / runScenario memory: the KV cache that fits, and whether t
   assert.ok(Math.abs(fp8Dense.nonExpertBytes * 2 - m.nonExpertBytes) < 1, "FP8 halves the non-expert weights");
   assert.ok(fp8Dense.kvCapacityTokens > m.kvCapacityTokens);
   assert.throws(() => scenarioMemory({ ...opts, densePrecision: "int8" as never }), /densePrecision must be one of bf16, fp8, fp4, got "int8"/);
+  // An FP8 KV cache holds twice the tokens of a BF16 one in the same budget.
+  const fp8Kv = scenarioMemory({ ...opts, kvPrecision: "fp8" });
+  assert.equal(fp8Kv.kvCapacityTokens, Math.floor(m.kvBudgetBytes / (kvBytes / 2)));
+  assert.equal(fp8Kv.maxSequencesPerRank, Math.floor(fp8Kv.kvCapacityTokens / 4096));
+  assert.ok((fp8Kv.maxSequencesPerRank as number) >= 2 * 77, `${fp8Kv.maxSequencesPerRank}`);
+  assert.throws(() => scenarioMemory({ ...opts, kvPrecision: "fp4" as never }), /kvPrecision must be one of bf16, fp8, got "fp4"/);
   assert.throws(() => scenarioMemory({ ...opts, model: "nope" }), /must be one of .*deepseek-v3/);
   assert.throws(() => scenarioMemory(null as never), TypeError);
+});
+
+test("stepTime: an FP8 KV cache halves the KV bytes attention reads; decode attention gets faster, prefill barely moves", () => {
+  const base = { model: dsv3, gpu, deepep: hw.deepep, ep: 32, batchTokens: 32 * 64, mode: "decode", contextTokens: 4096, weightPrecision: "fp8" } as const;
+  const bf16 = attentionTime(dsv3, gpu, { tokensPerRank: 64, contextTokens: 4096, mode: "decode" });
+  const fp8 = attentionTime(dsv3, gpu, { tokensPerRank: 64, contextTokens: 4096, mode: "decode", kvPrecision: "fp8" });
+  close(fp8.kvBytes, bf16.kvBytes / 2, 1e-12);
+  assert.equal(fp8.flops, bf16.flops, "the math stays at the BF16 rate");
+  const a = stepTime(base);
+  const b = stepTime({ ...base, kvPrecision: "fp8" });
+  assert.ok(b.attentionSeconds < a.attentionSeconds);
+  assert.deepEqual([b.expertSeconds, b.communicationSeconds], [a.expertSeconds, a.communicationSeconds], "only attention changes");
+  assert.throws(() => stepTime({ ...base, kvPrecision: "int8" as never }), /kvPrecision must be one of bf16, fp8, got "int8"/);
+  assert.equal(kvBytesPerElement("fp8"), 1);
+  assert.equal(kvBytesPerElement("bf16"), 2);
 });
 
 test("realbWhatIf: lower precision on overloaded ranks only, marked unverified", () => {

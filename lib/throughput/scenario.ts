@@ -15,7 +15,7 @@ import { Rng, createRng } from "../rng";
 import { popularityWeights, routePopularity } from "../routing";
 import { describeValue, requireInteger, requireNumber, requireOneOf } from "../validate";
 import { DEFAULT_FACTORS, RooflineFactors, WEIGHT_PRECISIONS, WeightPrecision } from "./roofline";
-import { StepBreakdown, StepInput, StepMode, StepModel, stepModelFromSpec, stepTime } from "./step";
+import { KV_PRECISIONS, KvPrecision, StepBreakdown, StepInput, StepMode, StepModel, kvBytesPerElement, stepModelFromSpec, stepTime } from "./step";
 
 /** Where the routed experts live. */
 export type Placement = "contiguous" | "eplb";
@@ -52,6 +52,12 @@ export interface ScenarioOptions {
    * ASSUMED BF16 by default: a conservative choice (DeepSeek-V3's checkpoint stores most of them in FP8).
    */
   densePrecision?: WeightPrecision;
+  /**
+   * KV-cache element type, default "bf16". "fp8" holds twice the tokens in the same memory and
+   * halves the bytes decode attention reads (`--kv-cache-dtype fp8_e4m3` in vLLM and SGLang).
+   */
+  kvPrecision?: KvPrecision;
+  /** Two-batch overlap (`StepInput.overlapCommunication`), default false. */
   overlapCommunication?: boolean;
 }
 
@@ -61,7 +67,7 @@ export interface ScenarioMemory {
   nonExpertBytes: number;
   /** HBM (`hbmBytes`, as nvidia-smi reports it) x (1 - HBM_RESERVE_FRACTION) minus the weights (>= 0). */
   kvBudgetBytes: number;
-  /** KV-cache tokens that fit per rank (BF16 KV cache). */
+  /** KV-cache tokens that fit per rank (in the scenario's `kvPrecision`). */
   kvCapacityTokens: number;
   /** Decode: sequences per rank whose whole context fits (null when the context is 0). */
   maxSequencesPerRank: number | null;
@@ -131,6 +137,7 @@ function checkedScenario(options: ScenarioOptions, hardware: HardwareData) {
     redundant: requireInteger("redundantExperts", options.redundantExperts ?? (placement === "eplb" ? ep : 0), { min: 0 }),
     precision: requireOneOf("weightPrecision", options.weightPrecision ?? "bf16", WEIGHT_PRECISIONS),
     densePrecision: requireOneOf("densePrecision", options.densePrecision ?? "bf16", WEIGHT_PRECISIONS),
+    kvPrecision: requireOneOf("kvPrecision", options.kvPrecision ?? "bf16", KV_PRECISIONS),
   };
 }
 
@@ -172,6 +179,7 @@ export function runScenario(options: ScenarioOptions, hardware: HardwareData = l
     phy2log,
     factors: options.factors ?? DEFAULT_FACTORS,
     weightPrecision: precision,
+    kvPrecision: checked.kvPrecision,
     overlapCommunication: options.overlapCommunication ?? false,
   };
   const breakdown = stepTime(input);
@@ -202,10 +210,10 @@ export function scenarioMemory(options: ScenarioOptions, hardware: HardwareData 
 }
 
 /** `scenarioMemory` on options already checked by `checkedScenario`. */
-function memoryOf({ spec, gpu, ep, batchTokens, contextTokens, mode, redundant, precision, densePrecision }: ReturnType<typeof checkedScenario>): ScenarioMemory {
+function memoryOf({ spec, gpu, ep, batchTokens, contextTokens, mode, redundant, precision, densePrecision, kvPrecision }: ReturnType<typeof checkedScenario>): ScenarioMemory {
   const mem = memoryPerRank(spec, { epSize: ep, redundantExperts: redundant, expertDtype: paramsDtype(precision), denseDtype: paramsDtype(densePrecision) });
   const kvBudgetBytes = Math.max(0, hbmBytes(gpu) * (1 - HBM_RESERVE_FRACTION) - mem.expertBytes - mem.nonExpertBytes);
-  const kvCapacityTokens = Math.floor(kvBudgetBytes / stepModelFromSpec(spec).kvBytesPerToken);
+  const kvCapacityTokens = Math.floor(kvBudgetBytes / ((stepModelFromSpec(spec).kvBytesPerToken * kvBytesPerElement(kvPrecision)) / 2));
   const kvTokensNeeded = mode === "decode" ? (batchTokens / ep) * contextTokens : batchTokens / ep;
   return {
     expertBytes: mem.expertBytes,

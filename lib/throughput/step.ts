@@ -42,7 +42,7 @@ export interface StepModel {
   denseIntermediateSize: number;
   /** Attention weights of one layer (parameters). */
   attentionParamsPerLayer: number;
-  /** KV-cache bytes one layer stores per token (BF16). */
+  /** KV-cache bytes one layer stores per token (BF16; `kvBytesPerElement` scales it for FP8). */
   kvBytesPerTokenPerLayer: number;
   /** KV-cache bytes per token over all layers (BF16), for capacity. */
   kvBytesPerToken: number;
@@ -95,6 +95,19 @@ export function stepModelFromSpec(spec: ModelSpec): StepModel {
 /** Decode (one new token per sequence, reading its KV cache) or prefill (a prompt's tokens). */
 export type StepMode = "decode" | "prefill";
 
+/** KV-cache element type: BF16, or FP8 (vLLM's and SGLang's `--kv-cache-dtype fp8_e4m3`). */
+export type KvPrecision = "bf16" | "fp8";
+export const KV_PRECISIONS: readonly KvPrecision[] = ["bf16", "fp8"];
+
+/**
+ * Bytes per KV-cache element: 2 for BF16, 1 for FP8 (per-tensor scales, a few bytes per layer, not counted).
+ * @throws {RangeError} for another precision.
+ * @example kvBytesPerElement("fp8") // => 1
+ */
+export function kvBytesPerElement(precision: KvPrecision): number {
+  return requireOneOf("kvPrecision", precision, KV_PRECISIONS) === "fp8" ? 1 : 2;
+}
+
 /** Attention time of one rank for one layer. */
 export interface AttentionTime {
   seconds: number;
@@ -111,7 +124,8 @@ export interface AttentionTime {
 /**
  * Attention time of one rank for one layer (roofline with the same factors as the experts).
  * Decode: each token is one sequence reading `contextTokens` of KV (local layers at most their
- * window, averaged over layers). Prefill: `tokensPerRank` prompt tokens of sequences of length
+ * window, averaged over layers), in `kvPrecision` (default BF16; FP8 halves the bytes, the math
+ * stays at the BF16 rate). Prefill: `tokensPerRank` prompt tokens of sequences of length
  * `contextTokens`, attending on average to half of it (causal).
  * @throws {RangeError} for negative tokens or context.
  * @example attentionTime(model, getGpu("h100"), { tokensPerRank: 128, contextTokens: 4096, mode: "decode" }).bound // => "memory"
@@ -119,17 +133,19 @@ export interface AttentionTime {
 export function attentionTime(
   model: StepModel,
   gpu: GpuSpec,
-  work: { tokensPerRank: number; contextTokens: number; mode: StepMode },
+  work: { tokensPerRank: number; contextTokens: number; mode: StepMode; kvPrecision?: KvPrecision },
   factors: RooflineFactors = DEFAULT_FACTORS,
 ): AttentionTime {
   const tokens = requireNumber("tokensPerRank", work.tokensPerRank, { min: 0 });
   const context = requireNumber("contextTokens", work.contextTokens, { min: 0 });
   const mode = requireOneOf("mode", work.mode, ["decode", "prefill"]);
+  const kvScale = kvBytesPerElement(work.kvPrecision ?? "bf16") / 2;
   validateFactors(factors);
   const local = model.localAttention;
   const attended = local ? (1 - local.localFraction) * context + local.localFraction * Math.min(context, local.windowTokens) : context;
   const weightBytes = tokens > 0 ? model.attentionParamsPerLayer * 2 : 0;
-  const kvBytes = mode === "decode" ? tokens * attended * model.kvBytesPerTokenPerLayer : tokens * model.kvBytesPerTokenPerLayer * 2;
+  const kvBytesPerToken = model.kvBytesPerTokenPerLayer * kvScale;
+  const kvBytes = mode === "decode" ? tokens * attended * kvBytesPerToken : tokens * kvBytesPerToken * 2;
   const meanAttended = mode === "decode" ? attended : attended / 2;
   const dim = mode === "decode" ? model.attentionDimDecode : model.attentionDimPrefill;
   const flops = tokens * (2 * model.attentionParamsPerLayer + 2 * dim * meanAttended);
@@ -210,6 +226,8 @@ export interface StepInput {
   weightPrecision?: WeightPrecision;
   /** Per-rank override of the weight precision (ReaLB-style), `[ep]`. */
   rankWeightPrecision?: WeightPrecision[];
+  /** KV-cache element type (default bf16): FP8 halves the KV bytes attention reads. */
+  kvPrecision?: KvPrecision;
   /**
    * Two-batch overlap: run the batch as two micro-batches of half its tokens and hide each one's
    * communication behind the other's compute. Default false.
@@ -311,7 +329,7 @@ export function stepTime(input: StepInput): StepBreakdown {
     model.numSharedExperts > 0 && runTokens > 0
       ? runs * rankExpertTime({ tokens: runTokens * model.numSharedExperts, activeExperts: model.numSharedExperts }, { hiddenSize: model.hiddenSize, intermediateSize: model.sharedIntermediateSize }, gpu, factors).seconds
       : 0;
-  const attentionRun = attentionTime(model, gpu, { tokensPerRank: runTokens, contextTokens, mode }, factors);
+  const attentionRun = attentionTime(model, gpu, { tokensPerRank: runTokens, contextTokens, mode, kvPrecision: input.kvPrecision }, factors);
   const attentionSeconds = runs * attentionRun.seconds;
   // Decode on the low-latency kernels, prefill on the normal ones (SGLang's --deepep-mode auto).
   const kernel: AllToAllKernel = mode === "decode" ? "lowLatency" : "normal";
