@@ -2,13 +2,13 @@
  * `moe-lab labnote`: prints the lab note's three output blocks (or `--json`), replaying its
  * Python draws with the CPython-compatible stream.
  */
-import { Command, getNumber, getFlag, OptionSpecs, CliError, startCommand } from "./args";
+import { Command, getNumber, getFlag, getString, OptionSpecs, CliError, startCommand } from "./args";
 import { LAB_NOTE_DEFAULTS, runLabNote, formatLabNote, validateLabNoteParams } from "../lib/labnote";
 import { createPythonRandom } from "../lib/rng";
 
 const d = LAB_NOTE_DEFAULTS;
 const SPECS: OptionSpecs = {
-  seed: { kind: "int", help: "random seed, as Python's random.seed(int)", default: d.seed },
+  seed: { kind: "string", help: "random seed, any integer, as Python's random.seed(int)", default: String(d.seed) },
   experts: { kind: "int", help: "number of experts (>= 2)", default: d.numExperts },
   tokens: { kind: "int", help: "number of tokens routed (integer >= 1)", default: d.numTokens },
   "hot-experts": { kind: "int", help: "size of the hot set, experts 0..N-1 (1 <= N < experts)", default: d.hotExperts },
@@ -18,6 +18,13 @@ const SPECS: OptionSpecs = {
   json: { kind: "boolean", help: "print one JSON object (unrounded numbers and per-expert loads)" },
   help: { kind: "boolean", help: "show this help" },
 };
+
+/** An integer seed of any size (Python's random.seed takes them all): a number when it is safe, else a bigint. */
+function parseSeed(text: string): number | bigint {
+  if (!/^[+-]?\d+$/.test(text.trim())) throw new CliError(`--seed must be an integer (of any size, as Python's random.seed takes), got ${JSON.stringify(text)}`);
+  const n = BigInt(text.trim());
+  return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+}
 
 export const labnoteCommand: Command = {
   summary: "reproduce the lab note's simulation and print its output (or --json)",
@@ -31,7 +38,7 @@ export const labnoteCommand: Command = {
     let params;
     try {
       params = validateLabNoteParams({
-        seed: getNumber(args, "seed", d.seed),
+        seed: parseSeed(getString(args, "seed", String(d.seed))),
         numExperts: getNumber(args, "experts", d.numExperts),
         numTokens: getNumber(args, "tokens", d.numTokens),
         hotExperts: getNumber(args, "hot-experts", d.hotExperts),

@@ -6,8 +6,8 @@
  */
 import { Command, CliError, OptionSpecs, getFlag, getNumber, getString, startCommand } from "./args";
 import { createCapture, writeCapture } from "../lib/capture";
-import { DEFAULT_ZIPF_EXPONENT, FACTOR_CHOICES, FactorChoice, KvPrecision, factorsFor, runFields, runScenario, Placement, ScenarioResult, StepMode, WEIGHT_PRECISIONS, WeightPrecision } from "../lib/throughput";
-import { getGpu } from "../lib/hardware";
+import { DEFAULT_ZIPF_EXPONENT, HBM_RESERVE_FRACTION, FACTOR_CHOICES, FactorChoice, KvPrecision, factorsFor, runFields, runScenario, Placement, ScenarioResult, StepMode, WEIGHT_PRECISIONS, WeightPrecision } from "../lib/throughput";
+import { getGpu, hbmBytes } from "../lib/hardware";
 import { requireOneOf } from "../lib/validate";
 
 const SPECS: OptionSpecs = {
@@ -122,6 +122,7 @@ export const stepCommand: Command = {
     }
     const captureFile = getString(args, "capture");
     if (captureFile === "") throw new CliError('--capture must be a file path, got ""');
+    if (captureFile === undefined && getFlag(args, "timestamp")) throw new CliError("--timestamp needs --capture FILE (it records when a capture was taken)");
     let r;
     let routing: RoutingOptions;
     try {
@@ -185,6 +186,7 @@ export const stepCommand: Command = {
           kvCapacityTokensPerRank: r.memory.kvCapacityTokens,
           kvTokensNeededPerRank: r.memory.kvTokensNeeded,
           kvFits: r.memory.kvFits,
+          weightsFit: r.memory.weightsFit,
           maxSequencesPerRank: r.memory.maxSequencesPerRank,
           factorsSource: routing.factorsSource,
         }) + "\n",
@@ -192,9 +194,14 @@ export const stepCommand: Command = {
       return 0;
     }
     const us = (s: number): string => `${(s * 1e6).toFixed(1)} us`;
+    const gb = (bytes: number): string => (bytes / 1e9).toFixed(1);
     const m = r.memory;
     const lines = [
-      ...(m.kvFits ? [] : [`warning: this batch cannot be served: its KV cache needs ${+m.kvTokensNeeded.toFixed(2)} tokens per rank and ${m.kvCapacityTokens} fit; the times below are for a batch that does not fit`]),
+      ...(!m.weightsFit
+        ? [`warning: this cannot be served: the weights alone take ${gb(m.expertBytes + m.nonExpertBytes)} GB per GPU, more than the ${gb(m.usableBytes)} GB usable (${100 - HBM_RESERVE_FRACTION * 100}% of ${gb(hbmBytes(r.gpu))} GB); use a larger --ep or a lower --precision / --dense-precision. The times below are for weights that do not fit`]
+        : m.kvFits
+          ? []
+          : [`warning: this batch cannot be served: its KV cache needs ${+m.kvTokensNeeded.toFixed(2)} tokens per rank and ${m.kvCapacityTokens} fit; the times below are for a batch that does not fit`]),
       `${r.model.id} on ${r.gpu.name}, EP${r.ep}, ${r.input.mode}, ${r.input.batchTokens} tokens (${+b.tokensPerRank.toFixed(2)} per rank), context ${r.input.contextTokens}, ${r.placement}${r.redundantExperts ? ` + ${r.redundantExperts} redundant` : ""}`,
       `  assumptions     ${r.input.weightPrecision ?? "bf16"} experts, ${routing.densePrecision} non-expert weights, ${r.input.kvPrecision ?? "bf16"} KV cache, Zipf skew ${routing.zipfExponent}, seed ${routing.seed}, communication ${routing.overlapCommunication ? "overlapped with compute (two micro-batches)" : "added to compute"}`,
       `  attention       ${us(b.attentionSeconds)} (${b.attentionBound}-bound)`,

@@ -13,8 +13,8 @@ import { requireInteger, requireNumber, requireNumberArray, describeValue } from
 
 /** The lab note's parameters (its Python constants). */
 export interface LabNoteParams {
-  /** Random seed (`random.seed(seed)`). */
-  seed: number;
+  /** Random seed (`random.seed(seed)`): any integer; a bigint for those beyond 2^53. */
+  seed: number | bigint;
   /** Number of experts (`NUM_EXPERTS`), Llama 4 Maverick's 128. */
   numExperts: number;
   /** Number of tokens routed (`NUM_TOKENS`). */
@@ -43,7 +43,7 @@ export const LAB_NOTE_DEFAULTS: Readonly<LabNoteParams> = Object.freeze({
 /** Checks every field of `LabNoteParams`; returns a complete, validated copy. */
 export function validateLabNoteParams(p: Partial<LabNoteParams>): LabNoteParams {
   const q = { ...LAB_NOTE_DEFAULTS, ...p };
-  requireInteger("seed", q.seed);
+  if (typeof q.seed !== "bigint") requireInteger("seed", q.seed);
   requireInteger("numExperts", q.numExperts, { min: 2 });
   requireInteger("numTokens", q.numTokens, { min: 1 });
   requireInteger("hotExperts", q.hotExperts, { min: 1, max: q.numExperts - 1 });

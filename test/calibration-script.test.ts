@@ -181,7 +181,9 @@ test("formatCalibrationCsv / parseCalibrationCsv round trip; loadCalibration rea
 
   const empty = mkdtempSync(join(tmpdir(), "moe-lab-calset-"));
   assert.equal(loadCalibration(empty).present, false);
-  assert.match(loadCalibration(join(empty, "absent")).message, /no calibration CSV under .*absent\/ yet/);
+  assert.match(loadCalibration(empty).message, /no calibration CSV under .* yet/);
+  assert.throws(() => loadCalibration(join(empty, "absent")), (e: Error) => e instanceof RangeError && /directory must be an existing folder of calibration CSVs, got ".*absent", which does not exist/.test(e.message));
+  assert.equal(loadCalibration().directory, "data/calibration", "the default folder exists (its README says what goes there)");
   assert.throws(() => loadCalibration(join(dir, "h200.csv")), (e: Error) => e instanceof RangeError && /directory must be a folder of calibration CSVs, got the file/.test(e.message));
   assert.throws(() => loadCalibration(""), TypeError);
   assert.throws(() => formatCalibrationCsv({ gpu: "a\nb" }, []), /meta\.gpu must be a one-line string/);

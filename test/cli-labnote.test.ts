@@ -22,6 +22,10 @@ const CASES: string[][] = [
   ["--seed", "99", "--hot-fraction", "0", "--idle-threshold", "0"],
   ["--seed", "5", "--experts", "2", "--hot-experts", "1", "--tokens", "1", "--hot-fraction", "1"],
   ["--seed", "31", "--experts", "256", "--tokens", "100000", "--hot-experts", "32", "--hot-fraction", "0.45", "--cap", "1.5"],
+  // Seeds beyond 2^53 (Python takes integers of any size) and negative ones (Python uses |seed|).
+  ["--seed", "99999999999999999999999"],
+  ["--seed", "9007199254740993", "--tokens", "500"],
+  ["--seed=-18446744073709551617", "--tokens", "500"],
 ];
 
 test("moe-lab labnote prints exactly what the lab note's Python prints, for every option", (t) => {

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { readCapture, validateCapture } from "../lib/capture";
+import { repoRoot } from "../lib/paths";
 import { runCli } from "./helpers";
 
 const STEP = ["step", "--model", "deepseek-v3", "--gpu", "h100", "--ep", "32", "--placement", "eplb"];
@@ -148,6 +149,38 @@ test("step --kv-precision fp8 and --dense-precision fp8 hold more sequences; bad
     assert.equal(bad.status, 2);
     assert.equal(bad.stderr, `moe-lab step: ${flag} must be one of ${allowed}, got "${value}"\n`);
   }
+});
+
+test("step warns first when the weights alone do not fit, and names the way out", () => {
+  const r = runCli(["step", "--model", "deepseek-v3", "--gpu", "h100", "--ep", "1", "--tokens", "100", "--json"]);
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.weightsFit, false);
+  const text = runCli(["step", "--model", "deepseek-v3", "--gpu", "h100", "--ep", "1", "--tokens", "100"]).stdout.split("\n")[0];
+  assert.match(text, /^warning: this cannot be served: the weights alone take 1342\.\d GB per GPU, more than the 77\.0 GB usable \(90% of 85\.5 GB\); use a larger --ep or a lower --precision \/ --dense-precision/);
+  // Where the weights fit, the KV warning (or none) as before.
+  assert.equal(JSON.parse(runCli(["step", "--model", "deepseek-v3", "--ep", "32", "--precision", "fp8", "--tokens", "64", "--json"]).stdout).weightsFit, true);
+});
+
+test("step refuses --timestamp without --capture and a batch too large to route, in one line", () => {
+  const ts = runCli(["step", "--model", "deepseek-v3", "--ep", "32", "--tokens", "64", "--timestamp"]);
+  assert.deepEqual([ts.status, ts.stdout, ts.stderr], [2, "", "moe-lab step: --timestamp needs --capture FILE (it records when a capture was taken)\n"]);
+  const big = runCli(["step", "--model", "deepseek-v3", "--ep", "32", "--tokens", "1000000000"]);
+  assert.deepEqual([big.status, big.stderr], [2, "moe-lab step: --tokens must be an integer >= 0 and <= 8388608, got 1000000000\n"]);
+});
+
+test("the README's step examples run and can be served (no warning)", () => {
+  const readme = readFileSync(join(repoRoot(), "README.md"), "utf8");
+  const lines = readme.split("\n").filter((l) => l.startsWith("npx moe-lab step "));
+  assert.ok(lines.length >= 2, "the README shows step examples");
+  withDir((dir) => {
+    for (const line of lines) {
+      const argv = line.replace(/#.*$/, "").trim().split(/\s+/).slice(2).map((a, i, all) => (all[i - 1] === "--capture" ? join(dir, a) : a));
+      const r = runCli(argv);
+      assert.equal(r.status, 0, `${line}: ${r.stderr}`);
+      assert.doesNotMatch(r.stdout, /warning/, line);
+    }
+  });
 });
 
 test("step --help names --capture", () => {

@@ -382,7 +382,7 @@ test("CLI: expert-time and step print, --json parses, bad input exits non-zero w
   for (const [args, re] of [
     [["--model", "nope", "--ep", "8", "--tokens", "1"], /--model must be one of/],
     [["--model", "deepseek-v3", "--ep", "7", "--tokens", "1"], /--ep must divide numRoutedExperts \(256\)/],
-    [["--model", "deepseek-v3", "--ep", "8", "--tokens", "-1"], /--tokens must be an integer >= 0, got -1/],
+    [["--model", "deepseek-v3", "--ep", "8", "--tokens", "-1"], /--tokens must be an integer >= 0 and <= 8388608, got -1/],
     [["--model", "deepseek-v3", "--ep", "8", "--tokens", "1", "--context", "-1"], /--context must be an integer >= 0, got -1/],
   ] as const) {
     const r = runCli(["step", ...args]);

@@ -197,19 +197,21 @@ export function requireGpuMeasurement(file: CalibrationFile): CalibrationFile {
 
 /**
  * Loads every *.csv of a calibration folder (sorted by name): data/calibration by default, or a
- * folder of your own measurements (relative to the repo root, or absolute). When the folder or
- * the files are absent, says so: `present: false` and a message naming the script that makes them.
+ * folder of your own measurements (relative to the repo root, or absolute). When the folder holds
+ * no CSV, says so: `present: false` and a message naming the script that makes them.
  * @param directory the folder, as it should appear in messages (default "data/calibration").
  * @throws {TypeError} for a non-string directory; {RangeError} from `parseCalibrationCsv` for a
- *   malformed file, from `requireGpuMeasurement` for a CPU dry-run file, and when `directory` is a file.
+ *   malformed file, from `requireGpuMeasurement` for a CPU dry-run file, and when `directory` is a
+ *   file or does not exist (a mistyped folder is not "no calibration yet").
  * @example loadCalibration().directory // => "data/calibration"
  */
 export function loadCalibration(directory = "data/calibration"): CalibrationSet {
   if (typeof directory !== "string" || directory.trim() === "") throw new TypeError(`directory must be a non-empty string, got ${describeValue(directory)}`);
   const dir = isAbsolute(directory) ? directory : join(repoRoot(), directory);
-  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new RangeError(`directory must be a folder of calibration CSVs, got the file ${JSON.stringify(directory)}`);
+  if (!existsSync(dir)) throw new RangeError(`directory must be an existing folder of calibration CSVs, got ${JSON.stringify(directory)}, which does not exist`);
+  if (!statSync(dir).isDirectory()) throw new RangeError(`directory must be a folder of calibration CSVs, got the file ${JSON.stringify(directory)}`);
   const label = directory.replace(/[\\/]+$/, "");
-  const names = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".csv")).sort() : [];
+  const names = readdirSync(dir).filter((f) => f.endsWith(".csv")).sort();
   const files = names.map((f) => requireGpuMeasurement(parseCalibrationCsv(readFileSync(join(dir, f), "utf8"), `${label}/${f}`)));
   const present = files.length > 0;
   return {

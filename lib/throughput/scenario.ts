@@ -65,7 +65,11 @@ export interface ScenarioOptions {
 export interface ScenarioMemory {
   expertBytes: number;
   nonExpertBytes: number;
-  /** HBM (`hbmBytes`, as nvidia-smi reports it) x (1 - HBM_RESERVE_FRACTION) minus the weights (>= 0). */
+  /** HBM (`hbmBytes`, as nvidia-smi reports it) x (1 - HBM_RESERVE_FRACTION): what weights and KV cache may use. */
+  usableBytes: number;
+  /** expertBytes + nonExpertBytes <= usableBytes: the weights alone fit on the GPU. */
+  weightsFit: boolean;
+  /** usableBytes minus the weights (>= 0). */
   kvBudgetBytes: number;
   /** KV-cache tokens that fit per rank (in the scenario's `kvPrecision`). */
   kvCapacityTokens: number;
@@ -105,6 +109,12 @@ export const DEFAULT_ZIPF_EXPONENT = 0.4;
 export const HBM_RESERVE_FRACTION = 0.1;
 
 /**
+ * Largest batch `runScenario` routes (2^23 tokens: 65,536 per GPU at EP128). It draws every token's
+ * experts; this size takes about 3 s and 0.3 GB, and much larger ones minutes and gigabytes.
+ */
+export const MAX_SCENARIO_BATCH_TOKENS = 2 ** 23;
+
+/**
  * Expert popularity: Zipf weights shuffled over expert ids with a seeded RNG, so the hot experts
  * are scattered (not all on rank 0 of a contiguous placement).
  * @example shuffledZipf(4, 0, createRng(0)) // => [0.25, 0.25, 0.25, 0.25]
@@ -130,7 +140,7 @@ function checkedScenario(options: ScenarioOptions, hardware: HardwareData) {
     spec: loadModel(options.model),
     gpu: getGpu(options.gpu, hardware),
     ep,
-    batchTokens: requireInteger("batchTokens", options.batchTokens, { min: 0 }),
+    batchTokens: requireInteger("batchTokens", options.batchTokens, { min: 0, max: MAX_SCENARIO_BATCH_TOKENS }),
     contextTokens: requireInteger("contextTokens", options.contextTokens ?? 4096, { min: 0 }),
     mode: requireOneOf("mode", options.mode ?? "decode", ["decode", "prefill"]),
     placement,
@@ -212,12 +222,15 @@ export function scenarioMemory(options: ScenarioOptions, hardware: HardwareData 
 /** `scenarioMemory` on options already checked by `checkedScenario`. */
 function memoryOf({ spec, gpu, ep, batchTokens, contextTokens, mode, redundant, precision, densePrecision, kvPrecision }: ReturnType<typeof checkedScenario>): ScenarioMemory {
   const mem = memoryPerRank(spec, { epSize: ep, redundantExperts: redundant, expertDtype: paramsDtype(precision), denseDtype: paramsDtype(densePrecision) });
-  const kvBudgetBytes = Math.max(0, hbmBytes(gpu) * (1 - HBM_RESERVE_FRACTION) - mem.expertBytes - mem.nonExpertBytes);
+  const usableBytes = hbmBytes(gpu) * (1 - HBM_RESERVE_FRACTION);
+  const kvBudgetBytes = Math.max(0, usableBytes - mem.expertBytes - mem.nonExpertBytes);
   const kvCapacityTokens = Math.floor(kvBudgetBytes / ((stepModelFromSpec(spec).kvBytesPerToken * kvBytesPerElement(kvPrecision)) / 2));
   const kvTokensNeeded = mode === "decode" ? (batchTokens / ep) * contextTokens : batchTokens / ep;
   return {
     expertBytes: mem.expertBytes,
     nonExpertBytes: mem.nonExpertBytes,
+    usableBytes,
+    weightsFit: mem.expertBytes + mem.nonExpertBytes <= usableBytes,
     kvBudgetBytes,
     kvCapacityTokens,
     maxSequencesPerRank: contextTokens > 0 ? Math.floor(kvCapacityTokens / contextTokens) : null,
