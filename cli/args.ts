@@ -3,6 +3,7 @@
  * anything else (unknown flag, missing value, wrong type) is a `CliError`, which `cli/main.ts`
  * prints as one line before exiting non-zero.
  */
+import { readFileSync } from "fs";
 
 /** An error meant for the user of the command line: printed as one line, exit code 2. */
 export class CliError extends Error {
@@ -164,6 +165,35 @@ export function startCommand(argv: readonly string[], specs: OptionSpecs, io: Co
   }
   if (!help.positionals && args.positionals.length) throw new CliError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
   return args;
+}
+
+/** Why a file the user named cannot be read, in words, by the file system's error code. */
+const READ_REASONS: Record<string, (file: string, kind: string) => string> = {
+  ENOENT: (file) => `${file} does not exist`,
+  EISDIR: (file, kind) => `${file} is a directory, not ${kind}`,
+  ENOTDIR: (file) => `${file} does not exist (a part of its path is not a directory)`,
+  EACCES: (file) => `${file} cannot be read: permission denied`,
+  EPERM: (file) => `${file} cannot be read: permission denied`,
+};
+
+/**
+ * Reads a file the user named on the command line (UTF-8). A path that is missing, a directory
+ * or unreadable is a `CliError` naming the path as given (`data is a directory, not a JSON file`),
+ * so it prints as one line and exits 2 like any other bad input.
+ * @param file the path as the user typed it
+ * @param kind what the file should be, for the directory case ("a JSON file")
+ * @throws {CliError} when the file cannot be read; the file system's error for anything else.
+ */
+export function readUserFile(file: string, kind: string): string {
+  if (typeof file !== "string" || file === "") throw new CliError(`expected a file path, got ${JSON.stringify(file)}`);
+  try {
+    return readFileSync(file, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException | null)?.code;
+    const reason = typeof code === "string" ? READ_REASONS[code] : undefined;
+    if (reason) throw new CliError(reason(file, kind));
+    throw e;
+  }
 }
 
 /** Where a command writes; tests pass buffers, `main` passes the process streams. */

@@ -9,8 +9,7 @@
  * - CSV: one row of loads per layer (comma-separated; blank lines and `#` comments skipped).
  * Flags override the file's parameters. Defaults: no redundant slots, one group, one node.
  */
-import { readFileSync } from "fs";
-import { Command, getFlag, getString, OptionSpecs, CliError, ParsedArgs, startCommand } from "./args";
+import { Command, getFlag, getString, OptionSpecs, CliError, ParsedArgs, readUserFile, startCommand } from "./args";
 import { rebalanceExperts, gpuLoads, initialPlacement, balanceMetrics, eplbPolicy } from "../lib/eplb";
 
 const SPECS: OptionSpecs = {
@@ -31,6 +30,9 @@ const FILE_HELP = [
   "per-GPU load, aggregated vLLM's way (sum of means / sum of maxes).",
 ].join("\n");
 
+/** EPLB's parameters, by their names in lib/eplb. */
+type ParamName = "numReplicas" | "numGroups" | "numNodes" | "numGpus";
+
 /** What an input file provides. */
 interface EplbInput {
   weight: number[][];
@@ -38,6 +40,8 @@ interface EplbInput {
   numGroups?: number;
   numNodes?: number;
   numGpus?: number;
+  /** The key each parameter was read from, as the file spells it (`num_gpus` or `numGpus`). */
+  keys: Partial<Record<ParamName, string>>;
 }
 
 function parseCsv(text: string, file: string): EplbInput {
@@ -54,13 +58,18 @@ function parseCsv(text: string, file: string): EplbInput {
     );
   });
   if (weight.length === 0) throw new CliError(`${file}: no rows of loads found`);
-  return { weight };
+  return { weight, keys: {} };
 }
 
-function pickNumber(obj: Record<string, unknown>, snake: string, camel: string, file: string): number | undefined {
-  const v = obj[snake] ?? obj[camel];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== "number") throw new CliError(`${file}: ${snake} must be a number, got ${JSON.stringify(v)}`);
+/** The key of `obj` that holds a parameter (snake_case first, then camelCase), or undefined. */
+function paramKey(obj: Record<string, unknown>, snake: string, camel: string): string | undefined {
+  return [snake, camel].find((k) => obj[k] !== undefined && obj[k] !== null);
+}
+
+function pickNumber(obj: Record<string, unknown>, key: string | undefined, file: string): number | undefined {
+  if (key === undefined) return undefined;
+  const v = obj[key];
+  if (typeof v !== "number") throw new CliError(`${file}: ${key} must be a number, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -78,26 +87,61 @@ function parseJsonInput(text: string, file: string): EplbInput {
   const w = obj.weight;
   if (!Array.isArray(w) || w.length === 0) throw new CliError(`${file}: "weight" must be a non-empty array [layers][experts] or [experts]`);
   const weight = (w.every((x) => !Array.isArray(x)) ? [w] : w) as number[][];
+  const keys: Partial<Record<ParamName, string>> = {
+    numReplicas: paramKey(obj, "num_replicas", "numReplicas"),
+    numGroups: paramKey(obj, "num_groups", "numGroups"),
+    numNodes: paramKey(obj, "num_nodes", "numNodes"),
+    numGpus: paramKey(obj, "num_gpus", "numGpus"),
+  };
   return {
     weight,
-    numReplicas: pickNumber(obj, "num_replicas", "numReplicas", file),
-    numGroups: pickNumber(obj, "num_groups", "numGroups", file),
-    numNodes: pickNumber(obj, "num_nodes", "numNodes", file),
-    numGpus: pickNumber(obj, "num_gpus", "numGpus", file),
+    numReplicas: pickNumber(obj, keys.numReplicas, file),
+    numGroups: pickNumber(obj, keys.numGroups, file),
+    numNodes: pickNumber(obj, keys.numNodes, file),
+    numGpus: pickNumber(obj, keys.numGpus, file),
+    keys,
   };
 }
 
 /**
  * Reads an EPLB input file (JSON or CSV, by extension or first character).
- * @throws {CliError} on unreadable content; fs errors propagate (printed by cli/main).
+ * @throws {CliError} naming the file when it is missing, a directory, unreadable or malformed.
  */
 export function readEplbInput(file: string): EplbInput {
-  const text = readFileSync(file, "utf8");
+  const text = readUserFile(file, "a JSON or CSV file of loads");
   const isJson = /\.json$/i.test(file) || /^\s*[[{]/.test(text);
   return isJson ? parseJsonInput(text, file) : parseCsv(text, file);
 }
 
-const FLAG_OF: Record<string, string> = { numReplicas: "--replicas", numGroups: "--groups", numNodes: "--nodes", numGpus: "--gpus" };
+const FLAG_OF: Record<ParamName, string> = { numReplicas: "--replicas", numGroups: "--groups", numNodes: "--nodes", numGpus: "--gpus" };
+
+/** Where a parameter's value came from: a flag, the input file (under `key`), or the default. */
+type Origin = { from: "flag" } | { from: "file"; key: string } | { from: "default"; why: string };
+
+/**
+ * Rewrites an error of lib/eplb (which names `numReplicas`...) in the user's terms: each
+ * parameter is named as the user gave it, a flag (`--gpus`) or the input file's key (`num_gpus`),
+ * and the message ends saying which values came from the file and which were defaults.
+ * @example speakUserTerms("numReplicas must be divisible by numGpus", { numReplicas: { from: "file", key: "num_replicas" }, numGpus: { from: "flag" }, ... }, "c.json")
+ *   // => "num_replicas must be divisible by --gpus; num_replicas is from c.json"
+ */
+function speakUserTerms(message: string, origins: Record<ParamName, Origin>, file: string): string {
+  const named = new Set<ParamName>();
+  const text = message.replace(/\bnum(Replicas|Groups|Nodes|Gpus)\b/g, (m) => {
+    const name = m as ParamName;
+    named.add(name);
+    const o = origins[name];
+    return o.from === "file" ? o.key : FLAG_OF[name];
+  });
+  const notes: string[] = [];
+  const fromFile = [...named].filter((n) => origins[n].from === "file").map((n) => (origins[n] as { key: string }).key);
+  if (fromFile.length) notes.push(`${fromFile.join(" and ")} ${fromFile.length === 1 ? "is" : "are"} from ${file}`);
+  for (const n of named) {
+    const o = origins[n];
+    if (o.from === "default") notes.push(`${FLAG_OF[n]} was not given and ${o.why}`);
+  }
+  return [text, ...notes].join("; ");
+}
 
 function optionalInt(args: ParsedArgs, name: string): number | undefined {
   const v = args.options[name];
@@ -115,21 +159,38 @@ export const eplbCommand: Command = {
     if (!file) throw new CliError("--input FILE is required (JSON or CSV of loads [layers][experts])");
     const input = readEplbInput(file);
     const numExperts = Array.isArray(input.weight[0]) ? input.weight[0].length : 0;
-    const numGpus = optionalInt(args, "gpus") ?? input.numGpus;
-    if (numGpus === undefined) throw new CliError("--gpus is required (or num_gpus in the input file)");
-    const params = {
-      numReplicas: optionalInt(args, "replicas") ?? input.numReplicas ?? numExperts,
-      numGroups: optionalInt(args, "groups") ?? input.numGroups ?? 1,
-      numNodes: optionalInt(args, "nodes") ?? input.numNodes ?? 1,
-      numGpus,
+    if (optionalInt(args, "gpus") === undefined && input.numGpus === undefined) throw new CliError("--gpus is required (or num_gpus in the input file)");
+    // Each parameter: the flag, else the file's value, else the default; remember which, so an
+    // error names what the user gave.
+    const DEFAULTS: Record<ParamName, { value: number; why: string }> = {
+      numReplicas: { value: numExperts, why: `defaults to the number of experts, ${numExperts}` },
+      numGroups: { value: 1, why: "defaults to 1" },
+      numNodes: { value: 1, why: "defaults to 1" },
+      numGpus: { value: 0, why: "" }, // never used: required above
     };
+    const origins = {} as Record<ParamName, Origin>;
+    const pick = (name: ParamName): number => {
+      const flag = optionalInt(args, FLAG_OF[name].slice(2));
+      if (flag !== undefined) {
+        origins[name] = { from: "flag" };
+        return flag;
+      }
+      const fromFile = input[name];
+      if (fromFile !== undefined) {
+        origins[name] = { from: "file", key: input.keys[name] ?? name };
+        return fromFile;
+      }
+      origins[name] = { from: "default", why: DEFAULTS[name].why };
+      return DEFAULTS[name].value;
+    };
+    const params = { numReplicas: pick("numReplicas"), numGroups: pick("numGroups"), numNodes: pick("numNodes"), numGpus: pick("numGpus") };
     let result;
     try {
       result = rebalanceExperts(input.weight, params.numReplicas, params.numGroups, params.numNodes, params.numGpus);
     } catch (e) {
       if (!(e instanceof RangeError || e instanceof TypeError)) throw e;
-      // Speak in flags, not in parameter names.
-      throw new CliError(e.message.replace(/\bnum(Replicas|Groups|Nodes|Gpus)\b/g, (m) => FLAG_OF[m] ?? m));
+      // Speak in flags and the file's keys, not in lib/eplb's parameter names.
+      throw new CliError(speakUserTerms(e.message, origins, file));
     }
     const before = gpuLoads(input.weight, initialPlacement(numExperts, params.numReplicas), params.numGpus);
     const after = gpuLoads(input.weight, result.phy2log, params.numGpus);

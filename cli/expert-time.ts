@@ -9,7 +9,7 @@
 import { Command, CliError, OptionSpecs, getFlag, getNumber, getString, startCommand } from "./args";
 import { getGpu } from "../lib/hardware";
 import { DEFAULT_FACTORS, FACTOR_CHOICES, FactorChoice, expertTimeCurve, factorsFor, ridgeTokens, WEIGHT_PRECISIONS, WeightPrecision } from "../lib/throughput";
-import { requireOneOf } from "../lib/validate";
+import { requireNumber, requireOneOf } from "../lib/validate";
 
 const SPECS: OptionSpecs = {
   gpu: { kind: "string", help: "GPU id from data/hardware.json (h100, h200, h800)", default: "h100" },
@@ -41,6 +41,8 @@ export const expertTimeCommand: Command = {
     const precision = requireOneOf("--precision", getString(args, "precision", "bf16"), WEIGHT_PRECISIONS) as WeightPrecision;
     const base = factorsFor(gpu, requireOneOf("--factors", getString(args, "factors", "auto"), FACTOR_CHOICES) as FactorChoice, precision);
     const given = ["memory-efficiency", "compute-efficiency", "overhead-us"].filter((k) => args.options[k] !== undefined);
+    // Checked here, in the unit the user typed: the model checks seconds, which would misquote it.
+    if (args.options["overhead-us"] !== undefined) requireNumber("--overhead-us", args.options["overhead-us"], { min: 0 });
     const factors = {
       memoryEfficiency: getNumber(args, "memory-efficiency", base.factors.memoryEfficiency),
       computeEfficiency: getNumber(args, "compute-efficiency", base.factors.computeEfficiency),
@@ -52,12 +54,14 @@ export const expertTimeCommand: Command = {
     try {
       curve = expertTimeCurve(shape, gpu, tokens, factors, precision);
     } catch (e) {
+      // Name the flag where the user gave the value; a factor from --factors is named with its source.
+      const flagOf = (flag: string): string => (given.includes(flag) ? `--${flag}` : `the ${flag} factor (${base.source})`);
       const msg = (e as Error).message
         .replace(/^shape\.hiddenSize/, "--hidden")
         .replace(/^shape\.intermediateSize/, "--intermediate")
-        .replace(/^factors\.memoryEfficiency/, "--memory-efficiency")
-        .replace(/^factors\.computeEfficiency/, "--compute-efficiency")
-        .replace(/^factors\.overheadSeconds/, "--overhead-us (in seconds)");
+        .replace(/^factors\.memoryEfficiency/, () => flagOf("memory-efficiency"))
+        .replace(/^factors\.computeEfficiency/, () => flagOf("compute-efficiency"))
+        .replace(/^factors\.overheadSeconds/, `the overhead factor in seconds (${base.source})`);
       throw new CliError(msg);
     }
     if (getFlag(args, "json")) {

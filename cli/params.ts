@@ -85,8 +85,12 @@ export const paramsCommand: Command = {
   run(argv, io) {
     const args = startCommand(argv, SPECS, io, { usage: "moe-lab params <model> [--json] [--capture FILE] | moe-lab params --list", summary: this.summary, positionals: true });
     if (!args) return 0;
+    const file = getString(args, "capture");
+    if (file === "") throw new CliError('--capture must be a file path, got ""');
+    if (file === undefined && getFlag(args, "timestamp")) throw new CliError("--timestamp needs --capture FILE (it records when a capture was taken)");
     if (getFlag(args, "list")) {
       if (args.positionals.length) throw new CliError(`--list takes no model, got ${JSON.stringify(args.positionals[0])}`);
+      if (file !== undefined) throw new CliError("--list writes no capture: --capture FILE needs a model id instead of --list");
       io.out(getFlag(args, "json") ? JSON.stringify(listModels()) + "\n" : formatList());
       return 0;
     }
@@ -97,7 +101,6 @@ export const paramsCommand: Command = {
     if (!listModels().includes(id)) throw new CliError(`unknown model ${JSON.stringify(id)} (models: ${listModels().join(", ")})`);
     const model = loadModel(id);
     const template = paramsTemplate(model);
-    const file = getString(args, "capture");
     if (file !== undefined) {
       writeCapture(file, createCapture(`params ${id}`, template, { source: `moe-lab params ${id}`, ...(getFlag(args, "timestamp") ? { timestamp: new Date().toISOString() } : {}) }));
     }

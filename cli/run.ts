@@ -19,6 +19,9 @@ import {
   NotebookError,
   ParamValue,
   checkNotebook,
+  cellLabel,
+  cellPosition,
+  parameterType,
 } from "../lib/notebook";
 import { executeNotebook } from "../lib/runner";
 import { exportNotebookHtml, exportIndexHtml } from "../lib/export-html";
@@ -123,7 +126,9 @@ export const runCommand: Command = {
       for (const j of jobs) {
         const params = listParameters(j.notebook, j.rel);
         io.out(`${j.rel}: ${params.length ? "" : "no parameters cell"}\n`);
-        for (const p of params) io.out(`  ${p.name.padEnd(20)} ${p.type.padEnd(8)} default ${JSON.stringify(p.defaultValue)}${p.comment ? `  // ${p.comment}` : ""}\n`);
+        const types = params.map((p) => parameterType(p));
+        const width = Math.max(8, ...types.map((t) => t.length));
+        params.forEach((p, i) => io.out(`  ${p.name.padEnd(20)} ${types[i].padEnd(width)} default ${JSON.stringify(p.defaultValue)}${p.comment ? `  // ${p.comment}` : ""}\n`));
       }
       return 0;
     }
@@ -150,29 +155,46 @@ export const runCommand: Command = {
     const version = moeLabVersion();
     const plotlyLoader = html ? plotlyLoaderScript(plotlyScript(), { pageFallback: true }) : "";
     const outRel = relative(cwd, outDir) || ".";
+    if (check && !existsSync(outDir)) {
+      // Nothing to compare with: say so now rather than after running every notebook.
+      io.err(`moe-lab run --check: nothing to compare with: ${outRel} does not exist (run without --check first${svg ? ", with --svg" : ""})\n`);
+      return 1;
+    }
 
     const failures: string[] = [];
     const mismatches: string[] = [];
+    /** Outputs --check expected in --out but did not find (never written, or deleted). */
+    const missing: string[] = [];
+    let missingSvgs = false;
     const written: string[] = [];
     const t0 = Date.now();
     await runPool(jobs, parallel, async (job) => {
       const start = Date.now();
-      if (!quiet) io.err(`[${job.name}] running (${job.notebook.cells.filter((c) => c.cell_type === "code").length} code cells)\n`);
+      if (!quiet) {
+        const code = job.notebook.cells.filter((c) => c.cell_type === "code");
+        const injected = code.filter((c) => Array.isArray(c.metadata?.tags) && c.metadata.tags.includes("injected-parameters")).length;
+        io.err(`[${job.name}] running (${code.length - injected} code cells${injected ? " + the --param cell" : ""})\n`);
+      }
       // A sweep's progress display is echoed once a cell has run 1 s, then at most once a second
       // (and its final state, once any line of it was printed).
       let lastProgressPrint = 0;
       let printedCell = 0;
+      // Cells are named as the source notebook numbers them (the --param cell not counted).
+      const label = (cellNumber: number): string => {
+        const p = cellPosition(job.notebook, cellNumber);
+        return p.codeCellNumber === null ? cellLabel(job.notebook, cellNumber) : `code cell ${p.codeCellNumber}`;
+      };
       const { notebook, failure } = await executeNotebook(job.notebook, {
         cwd: dirname(job.file),
         cellTimeoutSeconds: timeout,
         onProgress: (e) => {
           if (quiet) return;
-          if (e.kind === "cell-done" && e.seconds >= 2) io.err(`[${job.name}] cell ${e.cellNumber} took ${e.seconds.toFixed(1)} s\n`);
+          if (e.kind === "cell-done" && e.seconds >= 2) io.err(`[${job.name}] ${label(e.cellNumber)} took ${e.seconds.toFixed(1)} s\n`);
           if (e.kind === "cell-progress") {
             const now = Date.now();
             const final = e.text.endsWith(" done");
             if ((e.seconds >= 1 && now - lastProgressPrint >= 1000) || (final && printedCell === e.cellNumber)) {
-              io.err(`[${job.name}] cell ${e.cellNumber}: ${e.text}\n`);
+              io.err(`[${job.name}] ${label(e.cellNumber)}: ${e.text}\n`);
               lastProgressPrint = now;
               printedCell = e.cellNumber;
             }
@@ -180,7 +202,8 @@ export const runCommand: Command = {
         },
       });
       if (failure) {
-        failures.push(`${job.rel}: cell ${failure.cellNumber} failed:\n${failure.message.replace(/^/gm, "    ")}`);
+        const where = failure.cellNumber >= 1 ? `${cellLabel(job.notebook, failure.cellNumber)} failed` : "failed before its first cell";
+        failures.push(`${job.rel}: ${where}:\n${failure.message.replace(/^/gm, "    ")}`);
         return;
       }
       const nbText = serializeNotebook(notebook);
@@ -200,10 +223,25 @@ export const runCommand: Command = {
         ? readdirSync(svgDir).filter((f) => /^chart-\d+-\d+\.svg$/.test(f) && !svgs.some((s) => basename(s.file) === f)).map((f) => join(svgDir, f))
         : [];
       if (check) {
-        const same = (f: string, text: string): boolean => existsSync(f) && readFileSync(f, "utf8") === text;
-        if (!same(nbOut, nbText)) mismatches.push(relative(cwd, nbOut));
-        if (page && !same(htmlOut, page.html)) mismatches.push(relative(cwd, htmlOut));
-        for (const s of svgs) if (!same(s.file, s.text)) mismatches.push(relative(cwd, s.file));
+        // Each expected output is missing, the same, or different (a folder in its place differs).
+        const compare = (f: string, text: string): void => {
+          if (!existsSync(f)) missing.push(relative(cwd, f));
+          else if (statSync(f).isDirectory()) mismatches.push(`${relative(cwd, f)} (a folder, not a file)`);
+          else if (readFileSync(f, "utf8") !== text) mismatches.push(relative(cwd, f));
+        };
+        compare(nbOut, nbText);
+        if (page) compare(htmlOut, page.html);
+        if (svgs.length && !existsSync(svgDir)) {
+          // No SVG of this notebook was ever written: name the folder once, not every chart.
+          missing.push(`${relative(cwd, svgDir)}/ (${svgs.length} SVG${svgs.length === 1 ? "" : "s"})`);
+          missingSvgs = true;
+        } else {
+          for (const s of svgs) {
+            const before = missing.length;
+            compare(s.file, s.text);
+            if (missing.length > before) missingSvgs = true;
+          }
+        }
         for (const f of staleSvgs) mismatches.push(`${relative(cwd, f)} (no such chart)`);
       } else {
         writeFileAtomic(nbOut, nbText);
@@ -249,10 +287,11 @@ export const runCommand: Command = {
       return 1;
     }
     if (check) {
-      if (mismatches.length) {
-        io.err(`moe-lab run --check: outputs differ from ${outRel}: ${mismatches.join(", ")}\n`);
-        return 1;
+      if (missing.length) {
+        io.err(`moe-lab run --check: missing in ${outRel}: ${missing.join(", ")} (run without --check first${missingSvgs ? ", with --svg" : ""})\n`);
       }
+      if (mismatches.length) io.err(`moe-lab run --check: outputs differ from ${outRel}: ${mismatches.join(", ")}\n`);
+      if (missing.length || mismatches.length) return 1;
       io.out(`check passed: ${jobs.length} notebook(s) reproduce ${outRel} byte for byte (${secs} s)\n`);
       return 0;
     }

@@ -149,11 +149,12 @@ export function createCapture(
 /**
  * Parses the JSON text of a capture.
  * @param where name used in error messages (a file name)
- * @throws {SyntaxError} when it is not JSON; {TypeError}/{RangeError} from `validateCapture`.
+ * @throws {SyntaxError} when it is empty or not JSON; {TypeError}/{RangeError} from `validateCapture`.
  * @example parseCapture('{"schema":"moe-lab/capture","version":1,"name":"x","fields":{}}').name // => "x"
  */
 export function parseCapture(text: string, where = "capture"): CaptureRecord {
   if (typeof text !== "string") throw new TypeError(`text must be a string, got ${describeValue(text)}`);
+  if (text.trim() === "") throw new SyntaxError(`${where} is empty (expected a capture record in JSON)`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -219,6 +220,26 @@ export function writeCapture(file: string, record: CaptureRecord): void {
   }
 }
 
+/**
+ * Whether a numeric field names something rather than measures it: a seed, an id, an index, or
+ * one particular rank, expert, layer or node (`slowest_rank`). For such a field a ratio between
+ * two values means nothing (seed 2 is not twice seed 1; rank 9 is not "57% less" than rank 21),
+ * so a comparison shows its difference without a relative change.
+ *
+ * The rule is on the field's last dotted segment, by moe-lab's snake_case naming: it is one of
+ * `seed id index idx rank expert layer node`, or ends with `_` and one of them, and is not a
+ * per-unit amount (`tokens_per_rank`). Counts are plural (`num_experts`, `redundant_experts`)
+ * and sizes are amounts (`ep`, the expert-parallel degree: 64 GPUs is +100% over 32), so both
+ * keep their relative change.
+ * @example isIdentifierField("slowest_rank") // => true
+ * @example isIdentifierField("tokens_per_rank") // => false
+ */
+export function isIdentifierField(field: string): boolean {
+  if (typeof field !== "string") throw new TypeError(`field must be a string, got ${describeValue(field)}`);
+  const last = field.slice(field.lastIndexOf(".") + 1);
+  return /(^|_)(seed|id|index|idx|rank|expert|layer|node)$/.test(last) && !/(^|_)per_[a-z]+$/.test(last);
+}
+
 /** One field of two captures side by side. */
 export interface CaptureComparisonRow {
   field: string;
@@ -229,8 +250,13 @@ export interface CaptureComparisonRow {
   changed: boolean;
   /** b - a when both are numbers, else null. */
   delta: number | null;
-  /** (b - a) / |a| when both are numbers and a != 0 (0 when both are 0), else null. */
+  /**
+   * (b - a) / |a| when both are numbers and a != 0 (0 when both are 0), else null; also null for
+   * an identifier field (`identifier`), whose relative change means nothing.
+   */
   relativeDelta: number | null;
+  /** Whether the field names something (a seed, a rank index) rather than measures it: `isIdentifierField`. */
+  identifier: boolean;
 }
 
 /** What `compareCaptures` returns. */
@@ -248,7 +274,8 @@ function sameValue(x: CaptureValue, y: CaptureValue): boolean {
 }
 
 /**
- * Lines up two captures field by field: what changed, and by how much for numbers.
+ * Lines up two captures field by field: what changed, and by how much for numbers (the
+ * difference, and the relative change unless the field is an identifier: `isIdentifierField`).
  * @throws {TypeError}/{RangeError} when either is not a valid capture (named "a" or "b").
  * @example compareCaptures(createCapture("x", { n: 10 }), createCapture("y", { n: 12 })).rows[0].relativeDelta // => 0.2
  */
@@ -263,13 +290,14 @@ export function compareCaptures(a: CaptureRecord, b: CaptureRecord): CaptureComp
     const va = inA ? ca.fields[field] : undefined;
     const vb = inB ? cb.fields[field] : undefined;
     const status = !inB ? "only-a" : !inA ? "only-b" : sameValue(va as CaptureValue, vb as CaptureValue) ? "same" : "changed";
+    const identifier = isIdentifierField(field);
     let delta: number | null = null;
     let relativeDelta: number | null = null;
     if (typeof va === "number" && typeof vb === "number") {
       delta = vb - va;
-      relativeDelta = va !== 0 ? delta / Math.abs(va) : delta === 0 ? 0 : null;
+      if (!identifier) relativeDelta = va !== 0 ? delta / Math.abs(va) : delta === 0 ? 0 : null;
     }
-    return { field, a: va, b: vb, status, changed: status !== "same", delta, relativeDelta };
+    return { field, a: va, b: vb, status, changed: status !== "same", delta, relativeDelta, identifier };
   });
   const changedCount = rows.filter((r) => r.changed).length;
   return {

@@ -138,8 +138,13 @@ export type ParamValue = number | string | boolean | ParamValue[];
 export interface NotebookParameter {
   name: string;
   defaultValue: ParamValue;
-  /** `number`, `string`, `boolean` or `array`. */
+  /** `number`, `string`, `boolean` or `array` (`parameterType` says more: `integer`, `number[]`...). */
   type: "number" | "string" | "boolean" | "array";
+  /**
+   * Whether the default is written as an integer literal (`42`, `[16, 64]`; not `2.0` or `1e3`):
+   * a value given for it must then be an integer too (a seed of 1.5 is no seed). Absent: false.
+   */
+  integer?: boolean;
   comment: string;
 }
 
@@ -150,6 +155,57 @@ export function findTaggedCell(nb: Notebook, tag: string): number {
 
 function typeOf(v: ParamValue): NotebookParameter["type"] {
   return Array.isArray(v) ? "array" : (typeof v as "number" | "string" | "boolean");
+}
+
+/** Whether a literal's numbers are all written as integers (digits only): `42`, `[1, 8]`, not `2.0`, `1e3`. */
+function integerLiteral(literal: string, value: ParamValue): boolean {
+  const leaves = (v: ParamValue): ParamValue[] => (Array.isArray(v) ? v.flatMap(leaves) : [v]);
+  const xs = leaves(value);
+  // All leaves are numbers, so the literal holds no strings: any `.`, `e` or `E` is in a number.
+  return xs.length > 0 && xs.every((x) => typeof x === "number" && Number.isSafeInteger(x)) && !/[.eE]/.test(literal);
+}
+
+function valueType(v: ParamValue, integer: boolean): string {
+  if (!Array.isArray(v)) return typeof v === "number" ? (integer ? "integer" : "number") : typeof v;
+  const kinds = [...new Set(v.map((x) => valueType(x, integer)))];
+  return kinds.length === 1 ? `${kinds[0]}[]` : "array";
+}
+
+/**
+ * The type a value for the parameter must have, from its default: `integer` (the default is an
+ * integer literal), `number`, `string`, `boolean`, or a list of one of them (`integer[]`,
+ * `number[][]`); `array` when the default is an empty or mixed list.
+ * @throws {TypeError} when p is not a parameter from `listParameters`.
+ * @example parameterType({ name: "seed", defaultValue: 42, type: "number", integer: true, comment: "" }) // => "integer"
+ */
+export function parameterType(p: NotebookParameter): string {
+  if (!p || typeof p !== "object" || !("defaultValue" in p)) throw new TypeError(`p must be a parameter from listParameters, got ${describeValue(p)}`);
+  return valueType(p.defaultValue, p.integer === true);
+}
+
+/** Whether `v` has type `t` (as `parameterType` writes types). */
+function fitsType(v: ParamValue, t: string): boolean {
+  if (t.endsWith("[]")) return Array.isArray(v) && v.every((x) => fitsType(x, t.slice(0, -2)));
+  if (t === "array") return Array.isArray(v);
+  if (t === "integer") return typeof v === "number" && Number.isSafeInteger(v);
+  if (t === "number") return typeof v === "number" && Number.isFinite(v);
+  return typeof v === t;
+}
+
+const SCALAR_WORDS: Record<string, [string, string]> = {
+  integer: ["an integer", "integers"],
+  number: ["a number", "numbers"],
+  string: ["a string", "strings"],
+  boolean: ["true or false", "booleans"],
+};
+const LIST_EXAMPLES: Record<string, string> = { integer: "1,2 or [1]", number: "0.5,1 or [0.5]", string: 'a,b or ["a"]', boolean: "true,false or [true]" };
+
+/** What a value of type `t` must be, in words: "an integer", "a list of integers (integer[]), like 1,2 or [1] for one value". */
+function typeWords(t: string): string {
+  if (!t.endsWith("[]")) return t === "array" ? "a list in brackets, like [1, \"a\"]" : SCALAR_WORDS[t]?.[0] ?? `a ${t}`;
+  const el = t.slice(0, -2);
+  if (SCALAR_WORDS[el]) return `a list of ${SCALAR_WORDS[el][1]} (${t}), like ${LIST_EXAMPLES[el]} for one value`;
+  return `a list of lists in brackets (${t}), like [[1, 2]]`;
 }
 
 /** Parses a TypeScript literal of the kinds allowed in a parameters cell. */
@@ -189,45 +245,97 @@ export function listParameters(nb: Notebook, file = "notebook"): NotebookParamet
     } catch (e) {
       throw new NotebookError(`${file}: parameter ${m[1]}: ${(e as Error).message}`);
     }
-    out.push({ name: m[1], defaultValue: value, type: typeOf(value), comment: (m[3] ?? "").trim() });
+    out.push({ name: m[1], defaultValue: value, type: typeOf(value), integer: integerLiteral(m[2], value), comment: (m[3] ?? "").trim() });
   }
   return out;
 }
 
 /**
- * Types a command-line value (`"32"`, `"true"`, `"a,b"`, `"[1,2]"`) from the parameter's default.
- * @throws {RangeError} naming the parameter when the value does not fit its type.
+ * Types a command-line value (`"32"`, `"true"`, `"a,b"`, `"[1,2]"`) from the parameter's default
+ * (`parameterType`): an integer default takes integers only; a list takes a comma-separated list
+ * (`4,5`) or a bracketed one (`[4]`), never a bare scalar (`4` is refused: write `[4]`).
+ * @throws {RangeError} naming the parameter, the expected type, its default and the value when
+ *   the value does not fit.
+ * @example coerceParameter(listParameters(nb)[0], "7") // => 7
  */
 export function coerceParameter(p: NotebookParameter, raw: string): ParamValue {
+  const t = parameterType(p);
+  if (typeof raw !== "string") throw new TypeError(`raw must be a string, got ${describeValue(raw)}`);
   const bad = (): never => {
-    throw new RangeError(`parameter ${p.name} must be a ${p.type} (default ${JSON.stringify(p.defaultValue)}), got ${JSON.stringify(raw)}`);
+    throw new RangeError(`parameter ${p.name} must be ${typeWords(t)} (default ${JSON.stringify(p.defaultValue)}), got ${JSON.stringify(raw)}`);
   };
-  switch (p.type) {
-    case "number": {
-      const x = raw.trim() === "" ? NaN : Number(raw);
-      return Number.isFinite(x) ? x : bad();
+  const scalar = (s: string, st: string): ParamValue => {
+    if (st === "integer" || st === "number") {
+      const x = s.trim() === "" ? NaN : Number(s);
+      return fitsType(x, st) ? x : bad();
     }
-    case "boolean":
-      return raw === "true" ? true : raw === "false" ? false : bad();
-    case "string":
-      return raw;
-    case "array": {
-      let v: ParamValue;
-      try {
-        v = raw.trim().startsWith("[") ? parseLiteral(raw) : raw.split(",").map((s) => {
-          const el = (p.defaultValue as ParamValue[])[0];
-          return typeof el === "number" ? (Number.isFinite(Number(s)) && s.trim() !== "" ? Number(s) : bad()) : s.trim();
-        });
-      } catch (e) {
-        if (e instanceof RangeError) throw e;
-        return bad();
-      }
-      if (!Array.isArray(v)) return bad();
-      const el = (p.defaultValue as ParamValue[])[0];
-      if (el !== undefined && !(v as ParamValue[]).every((x) => typeof x === typeof el)) return bad();
-      return v;
+    if (st === "boolean") return s.trim() === "true" ? true : s.trim() === "false" ? false : bad();
+    if (st === "string") return s;
+    return bad(); // a list of lists has no comma-separated form
+  };
+  if (p.type !== "array") return scalar(raw, t);
+  let v: ParamValue;
+  if (raw.trim().startsWith("[")) {
+    try {
+      v = parseLiteral(raw);
+    } catch {
+      return bad();
     }
+  } else {
+    // A bare value is a scalar, not a list of one: `batchSizes=5` is refused rather than guessed.
+    if (!raw.includes(",") || !t.endsWith("[]")) return bad();
+    const el = t.slice(0, -2);
+    v = raw.split(",").map((s) => scalar(el === "string" ? s.trim() : s, el));
   }
+  return fitsType(v, t) ? v : bad();
+}
+
+/** Whether a cell is the one `injectParameters` added (it is not in the source notebook). */
+function isInjected(c: Cell): boolean {
+  return Array.isArray(c.metadata?.tags) && c.metadata.tags.includes("injected-parameters");
+}
+
+/** Where a cell of an executed notebook is in its source notebook (see `cellPosition`). */
+export interface CellPosition {
+  /** 1-based among all cells of the source notebook, markdown included. */
+  cellNumber: number;
+  /** 1-based among the code cells of the source notebook; null for a markdown or raw cell. */
+  codeCellNumber: number | null;
+  /** Whether it is the cell `injectParameters` added (then `cellNumber` is the parameters cell's). */
+  injected: boolean;
+}
+
+/**
+ * Finds a cell of an executed notebook as its author finds it in the source notebook: its number
+ * among all cells and among the code cells, neither counting the cell `injectParameters` added.
+ * @param nb the notebook as executed (with any injected parameters cell)
+ * @param cellNumber 1-based index into `nb.cells` (what lib/runner reports)
+ * @throws {TypeError} when nb is not a notebook; {RangeError} when cellNumber is not one of its cells.
+ * @example cellPosition(injectParameters(nb, { seed: 1 }), 7) // => { cellNumber: 6, codeCellNumber: 3, injected: false }
+ */
+export function cellPosition(nb: Notebook, cellNumber: number): CellPosition {
+  if (!nb || typeof nb !== "object" || !Array.isArray(nb.cells)) throw new TypeError(`nb must be a notebook, got ${describeValue(nb)}`);
+  if (!Number.isSafeInteger(cellNumber) || cellNumber < 1 || cellNumber > nb.cells.length) {
+    throw new RangeError(`cellNumber must be an integer from 1 to ${nb.cells.length}, got ${describeValue(cellNumber)}`);
+  }
+  const cell = nb.cells[cellNumber - 1];
+  const before = nb.cells.slice(0, cellNumber - 1).filter((c) => !isInjected(c));
+  if (isInjected(cell)) return { cellNumber: before.length, codeCellNumber: null, injected: true };
+  const code = before.filter((c) => c.cell_type === "code").length + 1;
+  return { cellNumber: before.length + 1, codeCellNumber: cell.cell_type === "code" ? code : null, injected: false };
+}
+
+/**
+ * Names a cell of an executed notebook for a message, numbered as in the source notebook
+ * (`cellPosition`), saying what is counted.
+ * @example cellLabel(injectParameters(nb, { seed: 1 }), 7) // => "code cell 3 (cell 6, counting markdown cells)"
+ * @throws {TypeError}/{RangeError} as `cellPosition`.
+ */
+export function cellLabel(nb: Notebook, cellNumber: number): string {
+  const p = cellPosition(nb, cellNumber);
+  if (p.injected) return `the --param cell (injected after cell ${p.cellNumber}, the parameters cell)`;
+  if (p.codeCellNumber === null) return `cell ${p.cellNumber} (counting markdown cells)`;
+  return `code cell ${p.codeCellNumber} (cell ${p.cellNumber}, counting markdown cells)`;
 }
 
 /** The widened TypeScript type of a parameter value (`number`, `string[]`...): injected values
@@ -268,7 +376,7 @@ export function injectParameters(nb: Notebook, overrides: Record<string, ParamVa
     outputs: [],
     execution_count: null,
   };
-  const cells = nb.cells.filter((c) => !(Array.isArray(c.metadata?.tags) && c.metadata.tags.includes("injected-parameters")));
+  const cells = nb.cells.filter((c) => !isInjected(c));
   const pos = cells.findIndex((c) => Array.isArray(c.metadata?.tags) && c.metadata.tags.includes("parameters"));
   cells.splice(pos + 1, 0, injected);
   const meta = { ...(nb.metadata ?? {}) } as Record<string, unknown>;

@@ -28,7 +28,11 @@ export interface ExecuteOptions {
   onProgress?: (e: RunProgress) => void;
 }
 
-/** Why a notebook stopped: the 1-based cell number (counting all cells) and the error text. */
+/**
+ * Why a notebook stopped: the 1-based cell number (counting all cells of the notebook as executed,
+ * an injected parameters cell included; 0 when the kernel did not start) and the error text.
+ * `cellLabel` in lib/notebook names that cell as the source notebook numbers it.
+ */
 export interface CellFailure {
   cellNumber: number;
   message: string;
@@ -69,10 +73,15 @@ function failureText(outputs: Output[]): string {
   const lines = err.split("\n");
   // Keep the message and the first frames; drop tslab/node internals.
   const kept = lines.filter((l) => !/node:internal|node:vm|runner-worker|tslab[\\/]dist|^\s+at (?:Object\.|Module\.|node:)/.test(l));
-  // Put the error's own line first (assertion messages come after a code excerpt).
-  const errLine = kept.find((l) => /^\s*\w*(Error|Exception)\b.*:/.test(l));
-  const body = kept.slice(0, 12).join("\n");
-  return errLine && !kept.slice(0, 2).includes(errLine) ? `${errLine.trim()}\n${body}` : body;
+  // Put the error's own line first (Node prints it after a code excerpt), and only there: the
+  // excerpt and the stack frames follow without repeating it.
+  const at = kept.findIndex((l) => /^\s*\w*(Error|Exception)\b.*:/.test(l));
+  const ordered = at > 0 ? [kept[at].trim(), ...kept.slice(0, at), ...kept.slice(at + 1)] : kept;
+  return ordered
+    .slice(0, 12)
+    .filter((l, i, all) => !(l.trim() === "" && (i === 0 || all[i - 1].trim() === "")))
+    .join("\n")
+    .trimEnd();
 }
 
 /** Drops moe-lab's plotly.js loader outputs: the exported page inlines plotly.js once instead. */

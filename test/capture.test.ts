@@ -3,12 +3,12 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import {
   CAPTURE_SCHEMA, CAPTURE_VERSION, compareCaptures, comparisonCells, comparisonMarkdown, createCapture, formatComparison,
-  parseCapture, readCapture, selectFields, validateCapture, writeCapture,
+  isIdentifierField, parseCapture, readCapture, selectFields, validateCapture, writeCapture,
 } from "../lib/capture";
 import { main } from "../cli/main";
 
@@ -101,6 +101,33 @@ test("comparison renderings", () => {
   assert.doesNotMatch(md, /2025-07-01/, "no timestamps in notebook tables");
 });
 
+test("identifier fields (a rank index, a seed) show their change without a percentage; amounts keep theirs", () => {
+  const before = createCapture("a", { slowest_rank: 21, seed: 1, "run.seed": 3, ep: 32, tokens_per_rank: 100, rank_max_over_mean: 2, num_experts: 256, request_id: 7, hot_expert: 4 });
+  const after = createCapture("b", { slowest_rank: 9, seed: 2, "run.seed": 5, ep: 64, tokens_per_rank: 50, rank_max_over_mean: 1, num_experts: 128, request_id: 8, hot_expert: 4 });
+  const cmp = compareCaptures(before, after);
+  const cells = new Map(comparisonCells(cmp).map((c) => [c[0], c[3]]));
+  // Identifiers: the difference, no relative change (rank 9 is not "57% less" than rank 21).
+  assert.equal(cells.get("slowest_rank"), "-12");
+  assert.equal(cells.get("seed"), "+1");
+  assert.equal(cells.get("run.seed"), "+2");
+  assert.equal(cells.get("request_id"), "+1");
+  assert.equal(cells.get("hot_expert"), "");
+  // Amounts, per-unit amounts, ratios, counts and sizes (ep: 64 GPUs is twice 32) keep it.
+  assert.equal(cells.get("ep"), "+32 (+100.0%)");
+  assert.equal(cells.get("tokens_per_rank"), "-50 (-50.0%)");
+  assert.equal(cells.get("rank_max_over_mean"), "-1 (-50.0%)");
+  assert.equal(cells.get("num_experts"), "-128 (-50.0%)");
+  const row = cmp.rows.find((r) => r.field === "slowest_rank")!;
+  assert.deepEqual([row.delta, row.relativeDelta, row.identifier], [-12, null, true]);
+  assert.equal(cmp.rows.find((r) => r.field === "ep")!.identifier, false);
+  assert.match(formatComparison(cmp), /^slowest_rank\s+21\s+9\s+-12$/m);
+  assert.deepEqual(
+    ["seed", "id", "slowest_rank", "layer", "hot_expert", "x.node", "rng_seed", "ep", "tokens_per_rank", "num_experts", "rank_max_over_mean", "ranked", "experts"].map(isIdentifierField),
+    [true, true, true, true, true, true, true, false, false, false, false, false, false],
+  );
+  assert.throws(() => isIdentifierField(3 as never), { name: "TypeError", message: "field must be a string, got 3" });
+});
+
 test("selectFields keeps named fields and their dotted children, in the given order", () => {
   const s = selectFields(healthy, ["step_ms", "model", "nope"]);
   assert.deepEqual(Object.keys(s.fields), ["step_ms.attention", "step_ms.experts", "step_ms.all_to_all", "model"]);
@@ -190,4 +217,37 @@ test("moe-lab compare prints two captures side by side (text and --json)", async
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("moe-lab compare: a file that is not a capture is one line naming it, exit 2", async () => {
+  const dir = tempDir();
+  try {
+    const a = join(dir, "a.json");
+    writeCapture(a, healthy);
+    writeFileSync(join(dir, "broken.json"), '{"schema": ');
+    writeFileSync(join(dir, "empty.json"), "");
+    mkdirSync(join(dir, "folder"));
+    const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const cases: Array<[string, string | RegExp]> = [
+      // The parser's own words vary with the Node version; the line's start and shape do not.
+      [join(dir, "broken.json"), new RegExp(`^moe-lab compare: ${esc(join(dir, "broken.json"))} is not valid JSON: [^\n]+\n$`)],
+      [join(dir, "empty.json"), `moe-lab compare: ${join(dir, "empty.json")} is empty (expected a capture record in JSON)\n`],
+      [join(dir, "folder"), `moe-lab compare: ${join(dir, "folder")} is a directory, not a capture file (JSON)\n`],
+      [join(dir, "nope.json"), `moe-lab compare: ${join(dir, "nope.json")} does not exist\n`],
+    ];
+    for (const [file, message] of cases) {
+      for (const argv of [["compare", a, file], ["compare", file, a]]) {
+        const r = await cli(argv);
+        assert.deepEqual([r.code, r.out], [2, ""], argv.join(" "));
+        if (typeof message === "string") assert.equal(r.err, message);
+        else assert.match(r.err, message);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("parseCapture: an empty text says it is empty", () => {
+  assert.throws(() => parseCapture(" \n", "e.json"), { name: "SyntaxError", message: "e.json is empty (expected a capture record in JSON)" });
 });

@@ -1,7 +1,7 @@
 /** `moe-lab eplb`: reference case files as input, CSV, --json, and one-line errors. */
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { main } from "../cli/main";
@@ -56,9 +56,14 @@ describe("moe-lab eplb", () => {
   });
 
   test("errors: one line, non-zero exit, naming the condition", async () => {
-    const bad = await runCli(["eplb", "--input", dataPath("eplb", "07_err_256e_288r_64gpu.json")]);
+    const case07 = dataPath("eplb", "07_err_256e_288r_64gpu.json");
+    const bad = await runCli(["eplb", "--input", case07]);
     assert.equal(bad.code, 2);
-    assert.match(bad.err, /^moe-lab eplb: --replicas must be divisible by --gpus.*288.*64.*\n$/);
+    assert.equal(
+      bad.err,
+      "moe-lab eplb: num_replicas must be divisible by num_gpus (every GPU holds num_replicas / num_gpus slots), " +
+        `got num_replicas=288, num_gpus=64 (288 % 64 = 32); num_replicas and num_gpus are from ${case07}\n`,
+    );
     const csv = join(tmp, "bad.csv");
     writeFileSync(csv, "1,2\n3,-4\n");
     const neg = await runCli(["eplb", "--input", csv, "--gpus", "1"]);
@@ -70,7 +75,47 @@ describe("moe-lab eplb", () => {
     assert.match((await runCli(["eplb", "--input", csv])).err, /--gpus is required/);
     assert.match((await runCli(["eplb"])).err, /--input FILE is required/);
     const missing = await runCli(["eplb", "--input", join(tmp, "nope.json"), "--gpus", "1"]);
-    assert.notEqual(missing.code, 0);
-    assert.equal(missing.err.trim().split("\n").length, 1);
+    assert.deepEqual([missing.code, missing.err], [2, `moe-lab eplb: ${join(tmp, "nope.json")} does not exist\n`]);
+  });
+
+  test("errors name each parameter as the user gave it: a flag, the file's key, or the default", async () => {
+    const case07 = dataPath("eplb", "07_err_256e_288r_64gpu.json");
+    // --gpus from the command line, the replicas from the file.
+    const mixed = await runCli(["eplb", "--input", case07, "--gpus", "7"]);
+    assert.deepEqual([mixed.code, mixed.err], [
+      2,
+      "moe-lab eplb: num_replicas must be divisible by --gpus (every GPU holds num_replicas / --gpus slots), " +
+        `got num_replicas=288, --gpus=7 (288 % 7 = 1); num_replicas is from ${case07}\n`,
+    ]);
+    // Both from flags: flags only, nothing about the file.
+    const flags = await runCli(["eplb", "--input", case07, "--gpus", "64", "--replicas", "300"]);
+    assert.deepEqual([flags.code, flags.err], [
+      2,
+      "moe-lab eplb: --replicas must be divisible by --gpus (every GPU holds --replicas / --gpus slots), got --replicas=300, --gpus=64 (300 % 64 = 44)\n",
+    ]);
+    // num_gpus: 3 in a file without num_replicas: the replicas default to the experts.
+    const three = join(tmp, "three-gpus.json");
+    writeFileSync(three, JSON.stringify({ weight: [[1, 2, 3, 4]], num_gpus: 3 }));
+    const r3 = await runCli(["eplb", "--input", three]);
+    assert.deepEqual([r3.code, r3.err], [
+      2,
+      "moe-lab eplb: --replicas must be divisible by num_gpus (every GPU holds --replicas / num_gpus slots), got --replicas=4, num_gpus=3 (4 % 3 = 1); " +
+        `num_gpus is from ${three}; --replicas was not given and defaults to the number of experts, 4\n`,
+    ]);
+    // A camelCase file is quoted in its own spelling.
+    const camel = join(tmp, "camel.json");
+    writeFileSync(camel, JSON.stringify({ weight: [1, 2, 3, 4], numGpus: 2, numNodes: 3 }));
+    const rc = await runCli(["eplb", "--input", camel]);
+    assert.equal(rc.code, 2);
+    assert.match(rc.err, new RegExp(`^moe-lab eplb: numGpus must be divisible by numNodes .*got numGpus=2, numNodes=3 \\(2 % 3 = 2\\); numGpus and numNodes are from ${camel.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\n$`));
+  });
+
+  test("an --input that is a directory or missing is one line naming it, exit 2", async () => {
+    const dir = join(tmp, "a-folder");
+    mkdirSync(dir);
+    const d = await runCli(["eplb", "--input", dir, "--gpus", "1"]);
+    assert.deepEqual([d.code, d.err], [2, `moe-lab eplb: ${dir} is a directory, not a JSON or CSV file of loads\n`]);
+    const m = await runCli(["eplb", "--input", join(tmp, "missing.csv"), "--gpus", "1"]);
+    assert.deepEqual([m.code, m.err], [2, `moe-lab eplb: ${join(tmp, "missing.csv")} does not exist\n`]);
   });
 });

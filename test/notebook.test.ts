@@ -13,6 +13,9 @@ import {
   writeFileAtomic,
   stripOutputs,
   parseLiteral,
+  parameterType,
+  cellPosition,
+  cellLabel,
   NotebookError,
 } from "../lib/notebook";
 
@@ -61,9 +64,58 @@ test("parameters: values typed from the defaults; wrong types refused naming the
   assert.equal(coerceParameter(fast, "false"), false);
   assert.deepEqual(coerceParameter(sizes, "4,5"), [4, 5]);
   assert.deepEqual(coerceParameter(sizes, "[6]"), [6]);
-  assert.throws(() => coerceParameter(seed, "x"), { name: "RangeError", message: /^parameter seed must be a number \(default 42\), got "x"$/ });
-  assert.throws(() => coerceParameter(fast, "yes"), { name: "RangeError", message: /parameter fast/ });
+  assert.throws(() => coerceParameter(seed, "x"), { name: "RangeError", message: 'parameter seed must be an integer (default 42), got "x"' });
+  assert.throws(() => coerceParameter(fast, "yes"), { name: "RangeError", message: 'parameter fast must be true or false (default true), got "yes"' });
   assert.throws(() => coerceParameter(sizes, "a,b"), { name: "RangeError", message: /parameter sizes/ });
+});
+
+test("parameters: an integer default takes integers only; a list takes a list, never a bare scalar", () => {
+  const ps = listParameters(nb([["code", "const seed = 0;\nconst temperature = 2.0;\nconst big = 1e3;\nconst rate = 0.05;\nconst sizes = [16, 64];\nconst factors = [0.5, 1];\nconst names = ['a'];\nconst pairs = [[1, 2]];\nconst empty = [];", ["parameters"]]]));
+  const by = new Map(ps.map((p) => [p.name, p]));
+  const get = (n: string) => by.get(n)!;
+  // The declared literal decides: digits only is an integer; 2.0 and 1e3 are numbers.
+  assert.deepEqual(ps.map((p) => [p.name, parameterType(p)]), [
+    ["seed", "integer"], ["temperature", "number"], ["big", "number"], ["rate", "number"], ["sizes", "integer[]"],
+    ["factors", "number[]"], ["names", "string[]"], ["pairs", "integer[][]"], ["empty", "array"],
+  ]);
+  assert.deepEqual(ps.map((p) => p.type), ["number", "number", "number", "number", "array", "array", "array", "array", "array"], "type keeps its four kinds");
+  assert.equal(coerceParameter(get("seed"), "-3"), -3);
+  assert.throws(() => coerceParameter(get("seed"), "1.5"), { name: "RangeError", message: 'parameter seed must be an integer (default 0), got "1.5"' });
+  assert.equal(coerceParameter(get("temperature"), "1.5"), 1.5);
+  assert.equal(coerceParameter(get("big"), "2.5"), 2.5);
+  const listOfIntegers = 'parameter sizes must be a list of integers (integer[]), like 1,2 or [1] for one value (default [16,64])';
+  assert.throws(() => coerceParameter(get("sizes"), "5"), { name: "RangeError", message: `${listOfIntegers}, got "5"` });
+  assert.throws(() => coerceParameter(get("sizes"), "5,1.5"), { name: "RangeError", message: `${listOfIntegers}, got "5,1.5"` });
+  assert.throws(() => coerceParameter(get("sizes"), "[5.5]"), { name: "RangeError", message: `${listOfIntegers}, got "[5.5]"` });
+  assert.throws(() => coerceParameter(get("sizes"), "5,"), { name: "RangeError", message: `${listOfIntegers}, got "5,"` });
+  assert.deepEqual(coerceParameter(get("sizes"), "[5]"), [5]);
+  assert.deepEqual(coerceParameter(get("sizes"), "5, 6"), [5, 6]);
+  assert.throws(() => coerceParameter(get("factors"), "1"), {
+    name: "RangeError", message: 'parameter factors must be a list of numbers (number[]), like 0.5,1 or [0.5] for one value (default [0.5,1]), got "1"',
+  });
+  assert.deepEqual(coerceParameter(get("factors"), "0.25,1"), [0.25, 1]);
+  assert.throws(() => coerceParameter(get("names"), "b"), { name: "RangeError", message: /^parameter names must be a list of strings \(string\[\]\), like a,b or \["a"\] for one value/ });
+  assert.deepEqual(coerceParameter(get("names"), "['b']"), ["b"]);
+  assert.throws(() => coerceParameter(get("pairs"), "1,2"), { name: "RangeError", message: 'parameter pairs must be a list of lists in brackets (integer[][]), like [[1, 2]] (default [[1,2]]), got "1,2"' });
+  assert.throws(() => coerceParameter(get("pairs"), "[1,2]"), { name: "RangeError", message: /^parameter pairs must be a list of lists/ });
+  assert.deepEqual(coerceParameter(get("pairs"), "[[3, 4], [5, 6]]"), [[3, 4], [5, 6]]);
+  assert.deepEqual(coerceParameter(get("empty"), "[1, 2]"), [1, 2]);
+  assert.throws(() => parameterType(null as never), { name: "TypeError", message: "p must be a parameter from listParameters, got null" });
+  assert.throws(() => coerceParameter(get("seed"), 3 as never), { name: "TypeError", message: "raw must be a string, got 3" });
+});
+
+test("cellPosition and cellLabel number cells as the source notebook does (the --param cell not counted)", () => {
+  const injected = injectParameters(SAMPLE, { seed: 7 });
+  // Executed: 1 markdown, 2 parameters, 3 injected, 4 code. Source: 1 markdown, 2 parameters, 3 code.
+  assert.deepEqual(cellPosition(injected, 4), { cellNumber: 3, codeCellNumber: 2, injected: false });
+  assert.equal(cellLabel(injected, 4), "code cell 2 (cell 3, counting markdown cells)");
+  assert.deepEqual(cellPosition(injected, 3), { cellNumber: 2, codeCellNumber: null, injected: true });
+  assert.equal(cellLabel(injected, 3), "the --param cell (injected after cell 2, the parameters cell)");
+  assert.equal(cellLabel(injected, 1), "cell 1 (counting markdown cells)");
+  assert.equal(cellLabel(SAMPLE, 3), "code cell 2 (cell 3, counting markdown cells)", "without an injected cell the numbers are the same");
+  assert.throws(() => cellPosition(injected, 5), { name: "RangeError", message: "cellNumber must be an integer from 1 to 4, got 5" });
+  assert.throws(() => cellPosition(injected, 0), { name: "RangeError", message: "cellNumber must be an integer from 1 to 4, got 0" });
+  assert.throws(() => cellPosition({} as never, 1), { name: "TypeError", message: "nb must be a notebook, got an object" });
 });
 
 test("injectParameters: a tagged cell right after the parameters cell, recorded in metadata; input untouched", () => {

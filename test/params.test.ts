@@ -410,3 +410,14 @@ test("moe-lab params rejects bad input in one line", async () => {
   assert.equal((await cli(["params"])).code, 2);
   assert.equal((await cli(["params", "dbrx", "--bogus"])).code, 2);
 });
+
+test("moe-lab params refuses --timestamp without --capture, and --capture with --list, in one line", async () => {
+  for (const argv of [["params", "dbrx", "--timestamp"], ["params", "dbrx", "--json", "--timestamp"], ["params", "--list", "--timestamp"]]) {
+    const r = await cli(argv);
+    assert.deepEqual([r.code, r.err, r.out], [2, "moe-lab params: --timestamp needs --capture FILE (it records when a capture was taken)\n", ""], argv.join(" "));
+  }
+  const list = await cli(["params", "--list", "--capture", "x.json"]);
+  assert.deepEqual([list.code, list.err], [2, "moe-lab params: --list writes no capture: --capture FILE needs a model id instead of --list\n"]);
+  const empty = await cli(["params", "dbrx", "--capture="]);
+  assert.deepEqual([empty.code, empty.err], [2, 'moe-lab params: --capture must be a file path, got ""\n']);
+});

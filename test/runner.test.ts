@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync, readFileSync, symlinkSync, existsSync, mkdirSync } from "node:fs";
+import { mkdtempSync, writeFileSync, readFileSync, symlinkSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "../lib/paths";
@@ -61,7 +61,10 @@ test("executeNotebook: a failing cell stops the notebook and says which cell and
   const dir = scratch();
   const r = await executeNotebook(nb(["const a = 1;", 'throw new RangeError("numGpus must be >= 1, got 0");', "console.log('never')"]), { cwd: dir });
   assert.equal(r.failure?.cellNumber, 3);
-  assert.match(r.failure?.message ?? "", /RangeError: numGpus must be >= 1, got 0/);
+  const message = r.failure?.message ?? "";
+  assert.ok(message.startsWith("RangeError: numGpus must be >= 1, got 0\n"), message);
+  assert.equal(message.split("RangeError: numGpus must be >= 1, got 0").length - 1, 1, `the error line once, not twice:\n${message}`);
+  assert.match(message, /throw new RangeError/, "the code excerpt stays");
   assert.deepEqual(r.notebook.cells[3].outputs, []);
   const typeErr = await executeNotebook(nb(['const x: number = "s";']), { cwd: dir });
   assert.match(typeErr.failure?.message ?? "", /Type 'string' is not assignable to type 'number'/);
@@ -130,7 +133,7 @@ test("moe-lab run: writes notebook + HTML + index; --check reproduces; --param i
   writeFileSync(join(dir, "o2", "t2.html"), "previous");
   const f = runCli(["run", broken, "--out", join(dir, "o2"), "--quiet"], dir);
   assert.equal(f.status, 1);
-  assert.match(f.stderr, /t2.ipynb: cell 2 failed/);
+  assert.match(f.stderr, /^moe-lab run: t2\.ipynb: code cell 1 \(cell 2, counting markdown cells\) failed:\n    Error: boom\n/);
   assert.equal(readFileSync(join(dir, "o2", "t2.html"), "utf8"), "previous");
   assert.equal(readFileSync(join(out, "t.html"), "utf8"), before);
 });
@@ -143,6 +146,7 @@ test("moe-lab run: bad input is one clear line, non-zero exit, nothing written",
   writeFileSync(join(dir, "v3.ipynb"), JSON.stringify({ nbformat: 3, cells: [] }));
   writeFileSync(join(dir, "afile"), "x");
   writeFileSync(join(dir, "noparams.ipynb"), serializeNotebook(nb(["1"])));
+  writeFileSync(join(dir, "arr.ipynb"), serializeNotebook(nb(["1"], "const sizes = [1, 2]; // sizes\nconst rate = 0.5;")));
   const cases: Array<[string[], RegExp]> = [
     [["run", "missing.ipynb"], /missing.ipynb: no such notebook/],
     [["run", "bad.ipynb"], /bad.ipynb: not valid JSON/],
@@ -150,7 +154,10 @@ test("moe-lab run: bad input is one clear line, non-zero exit, nothing written",
     [["run", "t.ipynb", "--out", "afile"], /--out afile is a file, not a folder/],
     [["run", "noparams.ipynb", "--param", "a=1"], /has no cell tagged "parameters"/],
     [["run", "t.ipynb", "--param", "nope=1"], /unknown parameter nope for t.ipynb; valid: seed=1/],
-    [["run", "t.ipynb", "--param", "seed=abc"], /parameter seed must be a number \(default 1\), got "abc"/],
+    [["run", "t.ipynb", "--param", "seed=abc"], /^moe-lab run: parameter seed must be an integer \(default 1\), got "abc"; valid: seed=1\n$/],
+    [["run", "t.ipynb", "--param", "seed=1.5"], /^moe-lab run: parameter seed must be an integer \(default 1\), got "1\.5"; valid: seed=1\n$/],
+    [["run", "arr.ipynb", "--param", "sizes=5"], /^moe-lab run: parameter sizes must be a list of integers \(integer\[\]\), like 1,2 or \[1\] for one value \(default \[1,2\]\), got "5"; valid: sizes=\[1,2\], rate=0\.5\n$/],
+    [["run", "arr.ipynb", "--param", "sizes=4,2.5"], /^moe-lab run: parameter sizes must be a list of integers .*got "4,2\.5"/],
   ];
   for (const [args, re] of cases) {
     const r = runCli([...args, "--quiet"], dir);
@@ -161,5 +168,39 @@ test("moe-lab run: bad input is one clear line, non-zero exit, nothing written",
   }
   const list = runCli(["run", "--list-params", "t.ipynb"], dir);
   assert.equal(list.status, 0);
-  assert.match(list.stdout, /seed\s+number\s+default 1\s+\/\/ seed/);
+  assert.match(list.stdout, /seed\s+integer\s+default 1\s+\/\/ seed/);
+  const arr = runCli(["run", "--list-params", "arr.ipynb"], dir);
+  assert.equal(arr.stdout, "arr.ipynb: \n  sizes                integer[] default [1,2]  // sizes\n  rate                 number    default 0.5\n");
+});
+
+test("moe-lab run: a failing cell is named as the source notebook numbers it, with --param too", () => {
+  const dir = scratch();
+  writeFileSync(join(dir, "p.ipynb"), serializeNotebook(nb(["const a = 1;", "if (seed > 3) throw new RangeError(`seed must be <= 3, got ${seed}`);"], "const seed = 1;")));
+  // Source: 1 markdown, 2 parameters (code cell 1), 3 code cell 2, 4 code cell 3. Executed with
+  // --param, an injected cell sits at 3; the failing cell is still code cell 3, cell 4.
+  const r = runCli(["run", "p.ipynb", "--out", "o", "--param", "seed=5"], dir);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /^\[p\] running \(3 code cells \+ the --param cell\)\n/);
+  assert.match(r.stderr, /\nmoe-lab run: p\.ipynb: code cell 3 \(cell 4, counting markdown cells\) failed:\n    RangeError: seed must be <= 3, got 5\n/);
+  assert.equal(r.stderr.split("RangeError: seed must be <= 3, got 5").length - 1, 1, `the error line once:\n${r.stderr}`);
+});
+
+test("moe-lab run --check: missing outputs are named apart from differing ones", () => {
+  const dir = scratch();
+  writeFileSync(join(dir, "t.ipynb"), serializeNotebook(CHART_NB));
+  const none = runCli(["run", "t.ipynb", "--check", "--out", "nothere", "--quiet"], dir);
+  assert.deepEqual([none.status, none.stderr], [1, "moe-lab run --check: nothing to compare with: nothere does not exist (run without --check first)\n"]);
+  mkdirSync(join(dir, "empty"));
+  const empty = runCli(["run", "t.ipynb", "--check", "--out", "empty", "--quiet"], dir);
+  assert.deepEqual([empty.status, empty.stderr], [1, "moe-lab run --check: missing in empty: empty/t.ipynb, empty/t.html (run without --check first)\n"]);
+  assert.equal(runCli(["run", "t.ipynb", "--out", "out", "--quiet"], dir).status, 0);
+  const svg = runCli(["run", "t.ipynb", "--check", "--svg", "--out", "out", "--quiet"], dir);
+  assert.deepEqual([svg.status, svg.stderr], [1, "moe-lab run --check: missing in out: out/svg/t/ (1 SVG) (run without --check first, with --svg)\n"]);
+  writeFileSync(join(dir, "out", "t.html"), "edited");
+  rmSync(join(dir, "out", "t.ipynb"));
+  const both = runCli(["run", "t.ipynb", "--check", "--out", "out", "--quiet"], dir);
+  assert.deepEqual([both.status, both.stderr], [
+    1,
+    "moe-lab run --check: missing in out: out/t.ipynb (run without --check first)\nmoe-lab run --check: outputs differ from out: out/t.html\n",
+  ]);
 });
