@@ -53,8 +53,6 @@ interface RoutingOptions {
   zipfExponent: number;
   seed: number;
   overlapCommunication: boolean;
-  /** Non-expert weight precision (`--dense-precision`): it sets memory only, so the step input does not keep it. */
-  densePrecision: WeightPrecision;
   /** The `--factors` choice, and where the roofline factors came from (`factorsFor`). */
   factorChoice: FactorChoice;
   factorsSource: string;
@@ -79,7 +77,7 @@ function captureFields(r: ScenarioResult, o: RoutingOptions): Record<string, str
     batch_tokens: run.batch_tokens,
     context_tokens: run.context_tokens,
     expert_precision: run.expert_precision,
-    dense_precision: o.densePrecision,
+    dense_precision: r.input.densePrecision ?? "bf16",
     kv_precision: r.input.kvPrecision ?? "bf16",
     zipf_exponent: o.zipfExponent,
     seed: o.seed,
@@ -108,7 +106,7 @@ function commandLine(r: ScenarioResult, o: RoutingOptions): string {
   return [
     `moe-lab step --model ${r.model.id} --gpu ${r.gpu.id} --ep ${r.ep} --tokens ${i.batchTokens}`,
     `--placement ${r.placement} --redundant ${r.redundantExperts} --context ${i.contextTokens} --mode ${i.mode}`,
-    `--skew ${o.zipfExponent} --seed ${o.seed} --precision ${i.weightPrecision ?? "bf16"} --dense-precision ${o.densePrecision} --kv-precision ${i.kvPrecision ?? "bf16"}${o.overlapCommunication ? " --overlap" : ""}${o.factorChoice === "auto" ? "" : ` --factors ${o.factorChoice}`}`,
+    `--skew ${o.zipfExponent} --seed ${o.seed} --precision ${i.weightPrecision ?? "bf16"} --dense-precision ${i.densePrecision ?? "bf16"} --kv-precision ${i.kvPrecision ?? "bf16"}${o.overlapCommunication ? " --overlap" : ""}${o.factorChoice === "auto" ? "" : ` --factors ${o.factorChoice}`}`,
   ].join(" ");
 }
 
@@ -134,7 +132,6 @@ export const stepCommand: Command = {
         zipfExponent: getNumber(args, "skew", DEFAULT_ZIPF_EXPONENT),
         seed: getNumber(args, "seed", 0),
         overlapCommunication: getFlag(args, "overlap"),
-        densePrecision: requireOneOf("--dense-precision", getString(args, "dense-precision", "bf16"), WEIGHT_PRECISIONS) as WeightPrecision,
         factorChoice,
         factorsSource: cal.source,
       };
@@ -151,7 +148,7 @@ export const stepCommand: Command = {
         zipfExponent: routing.zipfExponent,
         seed: routing.seed,
         weightPrecision: precision,
-        densePrecision: routing.densePrecision,
+        densePrecision: getString(args, "dense-precision", "bf16") as WeightPrecision,
         kvPrecision: getString(args, "kv-precision", "bf16") as KvPrecision,
         overlapCommunication: routing.overlapCommunication,
       });
@@ -177,7 +174,7 @@ export const stepCommand: Command = {
           batchTokens: r.input.batchTokens,
           contextTokens: r.input.contextTokens,
           weightPrecision: r.input.weightPrecision ?? "bf16",
-          densePrecision: routing.densePrecision,
+          densePrecision: r.input.densePrecision ?? "bf16",
           kvPrecision: r.input.kvPrecision ?? "bf16",
           overlapCommunication: routing.overlapCommunication,
           zipfExponent: routing.zipfExponent,
@@ -203,7 +200,7 @@ export const stepCommand: Command = {
           ? []
           : [`warning: this batch cannot be served: its KV cache needs ${+m.kvTokensNeeded.toFixed(2)} tokens per rank and ${m.kvCapacityTokens} fit; the times below are for a batch that does not fit`]),
       `${r.model.id} on ${r.gpu.name}, EP${r.ep}, ${r.input.mode}, ${r.input.batchTokens} tokens (${+b.tokensPerRank.toFixed(2)} per rank), context ${r.input.contextTokens}, ${r.placement}${r.redundantExperts ? ` + ${r.redundantExperts} redundant` : ""}`,
-      `  assumptions     ${r.input.weightPrecision ?? "bf16"} experts, ${routing.densePrecision} non-expert weights, ${r.input.kvPrecision ?? "bf16"} KV cache, Zipf skew ${routing.zipfExponent}, seed ${routing.seed}, communication ${routing.overlapCommunication ? "overlapped with compute (two micro-batches)" : "added to compute"}`,
+      `  assumptions     ${r.input.weightPrecision ?? "bf16"} experts, ${r.input.densePrecision ?? "bf16"} non-expert weights, ${r.input.kvPrecision ?? "bf16"} KV cache, Zipf skew ${routing.zipfExponent}, seed ${routing.seed}, communication ${routing.overlapCommunication ? "overlapped with compute (two micro-batches)" : "added to compute"}`,
       `  attention       ${us(b.attentionSeconds)} (${b.attentionBound}-bound)`,
       `  experts         ${us(b.expertSeconds)} (routed ${us(b.routedExpertSeconds)} on rank ${b.slowestRank}, ${b.expertBound}-bound; shared ${us(b.sharedExpertSeconds)})`,
       `  communication   ${us(b.communicationSeconds)} (dispatch ${us(b.dispatchSeconds)}, combine ${us(b.combineSeconds)}, DeepEP ${b.allToAllKernel}${b.allToAllNvlinkScale === 1 ? "" : `, H800 intranode row x ${+b.allToAllNvlinkScale.toFixed(3)} for NVLink`})`,

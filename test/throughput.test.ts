@@ -356,6 +356,24 @@ test("stepTime: an FP8 KV cache halves the KV bytes attention reads; decode atte
   assert.equal(kvBytesPerElement("bf16"), 2);
 });
 
+test("stepTime: FP8 non-expert weights halve the bytes of attention, shared experts and dense MLPs and compute them at the FP8 rate", () => {
+  const bf16 = attentionTime(dsv3, gpu, { tokensPerRank: 16, contextTokens: 0, mode: "decode" });
+  const fp8 = attentionTime(dsv3, gpu, { tokensPerRank: 16, contextTokens: 0, mode: "decode", weightPrecision: "fp8" });
+  close(fp8.weightBytes, bf16.weightBytes / 2, 1e-12);
+  // Prefill of a long prompt: the projections run at the FP8 peak (twice BF16's), the attention core stays at BF16.
+  const pre = (p: "bf16" | "fp8") => attentionTime(dsv3, gpu, { tokensPerRank: 8192, contextTokens: 4096, mode: "prefill", weightPrecision: p });
+  assert.ok(pre("fp8").computeSeconds < pre("bf16").computeSeconds && pre("fp8").computeSeconds > pre("bf16").computeSeconds / 2);
+  const base = { model: dsv3, gpu, deepep: hw.deepep, ep: 32, batchTokens: 32 * 16, mode: "decode", contextTokens: 4096, weightPrecision: "fp8" } as const;
+  const a = stepTime(base);
+  const b = stepTime({ ...base, densePrecision: "fp8" });
+  assert.ok(b.attentionSeconds < a.attentionSeconds && b.sharedExpertSeconds < a.sharedExpertSeconds && b.forwardSeconds < a.forwardSeconds);
+  assert.deepEqual([b.routedExpertSeconds, b.communicationSeconds], [a.routedExpertSeconds, a.communicationSeconds], "routed experts and the all-to-all do not change");
+  // The scenario passes it through, and its memory agrees.
+  const s = runScenario({ model: "deepseek-v3", gpu: "h100", ep: 32, batchTokens: 512, weightPrecision: "fp8", densePrecision: "fp8" });
+  assert.equal(s.input.densePrecision, "fp8");
+  assert.throws(() => stepTime({ ...base, densePrecision: "int8" as never }), /densePrecision must be one of bf16, fp8, fp4, got "int8"/);
+});
+
 test("realbWhatIf: lower precision on overloaded ranks only, marked unverified", () => {
   const s = runScenario({ model: "llama-4-maverick", gpu: "h100", ep: 32, batchTokens: 131072, mode: "prefill" });
   const r = realbWhatIf(s.input, 1.2, "fp8");

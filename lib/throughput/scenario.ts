@@ -190,6 +190,7 @@ export function runScenario(options: ScenarioOptions, hardware: HardwareData = l
     factors: options.factors ?? DEFAULT_FACTORS,
     weightPrecision: precision,
     kvPrecision: checked.kvPrecision,
+    densePrecision: checked.densePrecision,
     overlapCommunication: options.overlapCommunication ?? false,
   };
   const breakdown = stepTime(input);

@@ -23,7 +23,7 @@ import type { ModelSpec, RoutingGroups } from "../models";
 import { countParameters, kvCachePerToken } from "../params";
 import { describeValue, requireInteger, requireNumber, requireNumberArray, requireOneOf } from "../validate";
 import { allToAllTime, AllToAllKernel } from "./comm";
-import { DEFAULT_FACTORS, RankWork, RooflineFactors, WEIGHT_PRECISIONS, WeightPrecision, rankExpertTime, validateFactors } from "./roofline";
+import { DEFAULT_FACTORS, RankWork, RooflineFactors, WEIGHT_BYTES, WEIGHT_PRECISIONS, WeightPrecision, computePeakFlops, rankExpertTime, validateFactors } from "./roofline";
 
 /** The model fields the step model needs (built from a catalog entry by `stepModelFromSpec`). */
 export interface StepModel {
@@ -125,7 +125,8 @@ export interface AttentionTime {
  * Attention time of one rank for one layer (roofline with the same factors as the experts).
  * Decode: each token is one sequence reading `contextTokens` of KV (local layers at most their
  * window, averaged over layers), in `kvPrecision` (default BF16; FP8 halves the bytes, the math
- * stays at the BF16 rate). Prefill: `tokensPerRank` prompt tokens of sequences of length
+ * on it stays at the BF16 rate). The projections' weights are in `weightPrecision` (default BF16;
+ * FP8 halves their bytes and computes at the FP8 peak). Prefill: `tokensPerRank` prompt tokens of sequences of length
  * `contextTokens`, attending on average to half of it (causal).
  * @throws {RangeError} for negative tokens or context.
  * @example attentionTime(model, getGpu("h100"), { tokensPerRank: 128, contextTokens: 4096, mode: "decode" }).bound // => "memory"
@@ -133,24 +134,28 @@ export interface AttentionTime {
 export function attentionTime(
   model: StepModel,
   gpu: GpuSpec,
-  work: { tokensPerRank: number; contextTokens: number; mode: StepMode; kvPrecision?: KvPrecision },
+  work: { tokensPerRank: number; contextTokens: number; mode: StepMode; kvPrecision?: KvPrecision; weightPrecision?: WeightPrecision },
   factors: RooflineFactors = DEFAULT_FACTORS,
 ): AttentionTime {
   const tokens = requireNumber("tokensPerRank", work.tokensPerRank, { min: 0 });
   const context = requireNumber("contextTokens", work.contextTokens, { min: 0 });
   const mode = requireOneOf("mode", work.mode, ["decode", "prefill"]);
   const kvScale = kvBytesPerElement(work.kvPrecision ?? "bf16") / 2;
+  const weightPrecision = requireOneOf("weightPrecision", work.weightPrecision ?? "bf16", WEIGHT_PRECISIONS);
   validateFactors(factors);
   const local = model.localAttention;
   const attended = local ? (1 - local.localFraction) * context + local.localFraction * Math.min(context, local.windowTokens) : context;
-  const weightBytes = tokens > 0 ? model.attentionParamsPerLayer * 2 : 0;
+  const weightBytes = tokens > 0 ? model.attentionParamsPerLayer * WEIGHT_BYTES[weightPrecision] : 0;
   const kvBytesPerToken = model.kvBytesPerTokenPerLayer * kvScale;
   const kvBytes = mode === "decode" ? tokens * attended * kvBytesPerToken : tokens * kvBytesPerToken * 2;
   const meanAttended = mode === "decode" ? attended : attended / 2;
   const dim = mode === "decode" ? model.attentionDimDecode : model.attentionDimPrefill;
-  const flops = tokens * (2 * model.attentionParamsPerLayer + 2 * dim * meanAttended);
+  // Projections run at the weights' rate (FP8 weights: the FP8 peak); the attention core on the KV cache at BF16.
+  const projectionFlops = tokens * 2 * model.attentionParamsPerLayer;
+  const coreFlops = tokens * 2 * dim * meanAttended;
+  const flops = projectionFlops + coreFlops;
   const memorySeconds = (weightBytes + kvBytes) / (hbmBytesPerSecond(gpu) * factors.memoryEfficiency);
-  const computeSeconds = flops / (peakFlops(gpu, "bf16") * factors.computeEfficiency);
+  const computeSeconds = (projectionFlops / computePeakFlops(gpu, weightPrecision) + coreFlops / peakFlops(gpu, "bf16")) / factors.computeEfficiency;
   return {
     seconds: tokens > 0 ? Math.max(memorySeconds, computeSeconds) + factors.overheadSeconds : 0,
     memorySeconds,
@@ -228,6 +233,8 @@ export interface StepInput {
   rankWeightPrecision?: WeightPrecision[];
   /** KV-cache element type (default bf16): FP8 halves the KV bytes attention reads. */
   kvPrecision?: KvPrecision;
+  /** Non-expert weights (attention, shared experts, dense MLPs), default bf16. */
+  densePrecision?: WeightPrecision;
   /**
    * Two-batch overlap: run the batch as two micro-batches of half its tokens and hide each one's
    * communication behind the other's compute. Default false.
@@ -296,6 +303,7 @@ export function stepTime(input: StepInput): StepBreakdown {
   const mode = requireOneOf("mode", input.mode, ["decode", "prefill"]);
   const factors = validateFactors(input.factors ?? DEFAULT_FACTORS);
   const precision = requireOneOf("weightPrecision", input.weightPrecision ?? "bf16", WEIGHT_PRECISIONS);
+  const densePrecision = requireOneOf("densePrecision", input.densePrecision ?? "bf16", WEIGHT_PRECISIONS);
   const E = model.numRoutedExperts;
   if (input.phy2log === undefined && input.rankWork === undefined && E % ep !== 0) {
     throw new RangeError(`ep must divide numRoutedExperts (${E}) of ${model.id}, got ${ep}`);
@@ -327,9 +335,9 @@ export function stepTime(input: StepInput): StepBreakdown {
   const runTokens = tokensPerRank * share;
   const shared =
     model.numSharedExperts > 0 && runTokens > 0
-      ? runs * rankExpertTime({ tokens: runTokens * model.numSharedExperts, activeExperts: model.numSharedExperts }, { hiddenSize: model.hiddenSize, intermediateSize: model.sharedIntermediateSize }, gpu, factors).seconds
+      ? runs * rankExpertTime({ tokens: runTokens * model.numSharedExperts, activeExperts: model.numSharedExperts }, { hiddenSize: model.hiddenSize, intermediateSize: model.sharedIntermediateSize }, gpu, factors, densePrecision).seconds
       : 0;
-  const attentionRun = attentionTime(model, gpu, { tokensPerRank: runTokens, contextTokens, mode, kvPrecision: input.kvPrecision }, factors);
+  const attentionRun = attentionTime(model, gpu, { tokensPerRank: runTokens, contextTokens, mode, kvPrecision: input.kvPrecision, weightPrecision: densePrecision }, factors);
   const attentionSeconds = runs * attentionRun.seconds;
   // Decode on the low-latency kernels, prefill on the normal ones (SGLang's --deepep-mode auto).
   const kernel: AllToAllKernel = mode === "decode" ? "lowLatency" : "normal";
@@ -341,7 +349,7 @@ export function stepTime(input: StepInput): StepBreakdown {
   const layerSeconds = input.overlapCommunication ? Math.max(compute, communicationSeconds) : compute + communicationSeconds;
   const denseMlp =
     model.denseIntermediateSize > 0 && runTokens > 0
-      ? runs * rankExpertTime({ tokens: runTokens, activeExperts: 1 }, { hiddenSize: model.hiddenSize, intermediateSize: model.denseIntermediateSize }, gpu, factors).seconds
+      ? runs * rankExpertTime({ tokens: runTokens, activeExperts: 1 }, { hiddenSize: model.hiddenSize, intermediateSize: model.denseIntermediateSize }, gpu, factors, densePrecision).seconds
       : 0;
   const forwardSeconds = model.numMoeLayers * layerSeconds + (model.numLayers - model.numMoeLayers) * (attentionSeconds + denseMlp);
   const parts = { attention: attentionSeconds, experts: expertSeconds, communication: communicationSeconds };
