@@ -330,7 +330,7 @@ function deltaText(r: CaptureComparisonRow): string {
  * The comparison as rows of text cells: field, A, B, change ("" when the same).
  * @param onlyChanged keep only the rows that differ (default false)
  * @throws {TypeError} when comparison is not from `compareCaptures`.
- * @example comparisonCells(compareCaptures(x, y))[0] // => ["n", "10", "12", "+2 (+20.0%)"]
+ * @example comparisonCells(compareCaptures(createCapture("x", { n: 10 }), createCapture("y", { n: 12 })))[0] // => ["n", "10", "12", "+2 (+20.0%)"]
  */
 export function comparisonCells(comparison: CaptureComparison, onlyChanged = false): string[][] {
   if (typeof comparison !== "object" || comparison === null || !Array.isArray(comparison.rows)) {
@@ -343,7 +343,7 @@ export function comparisonCells(comparison: CaptureComparison, onlyChanged = fal
  * The comparison as a plain-text table for a terminal (header names both captures and, if
  * recorded, their timestamps).
  * @throws {TypeError} when comparison is not from `compareCaptures`.
- * @example formatComparison(compareCaptures(x, y)).split("\n")[0] // => "A: x"
+ * @example formatComparison(compareCaptures(createCapture("x", { n: 10 }), createCapture("y", { n: 12 }))).split("\n")[0] // => "A: x"
  */
 export function formatComparison(comparison: CaptureComparison, onlyChanged = false): string {
   const cells = comparisonCells(comparison, onlyChanged);
@@ -367,7 +367,7 @@ export function formatComparison(comparison: CaptureComparison, onlyChanged = fa
  * The comparison as a Markdown table (for `tslab.display.markdown` in notebooks). Timestamps are
  * not shown, so notebook outputs stay the same from run to run.
  * @throws {TypeError} when comparison is not from `compareCaptures`.
- * @example comparisonMarkdown(compareCaptures(x, y)).split("\n")[0] // => "| field | x | y | change |"
+ * @example comparisonMarkdown(compareCaptures(createCapture("x", { n: 10 }), createCapture("y", { n: 12 }))).split("\n")[0] // => "| field | x | y | change |"
  */
 export function comparisonMarkdown(comparison: CaptureComparison, onlyChanged = false): string {
   const cells = comparisonCells(comparison, onlyChanged);

@@ -16,7 +16,7 @@ export type WriteDisplayData = (msg: DisplayMessage, update: boolean) => void;
 /**
  * tslab's display writer when running inside a tslab kernel (or moe-lab's runner), else null
  * (plain Node: tests, the CLI).
- * @example tslabWriter() // => null outside a notebook
+ * @example tslabWriter() // => null (outside a notebook)
  */
 export function tslabWriter(): WriteDisplayData | null {
   try {
@@ -42,7 +42,7 @@ interface FrontendState {
  * `ZmqServer.prototype.handleKernelInfo`). `show` re-sends plotly.js when the count moves, because
  * a reloaded page has lost it while the kernel kept its "already sent" flag. Where tslab's server
  * is absent (moe-lab's runner, plain Node) the count stays 0.
- * @example frontendConnects() // => 0 outside a Jupyter kernel
+ * @example frontendConnects() // => 0 (outside a Jupyter kernel)
  */
 export function frontendConnects(): number {
   const g = globalThis as FrontendState;

@@ -58,7 +58,7 @@ export function validateLabNoteParams(p: Partial<LabNoteParams>): LabNoteParams 
  * (0..hotExperts-1) with probability `hotFraction`, else to a uniformly chosen cold one.
  * Draw order per token is the note's: `random()` first, then one `randint`.
  * @returns the chosen expert of each token, `[numTokens]`.
- * @example routeBiasedTop1(createPythonRandom(42), 10000, 128, 20, 0.6)[0] // => 0
+ * @example routeBiasedTop1(createPythonRandom(42), 10000, 128, 20, 0.6)[0] // => 23 (random() 0.639 >= 0.6: a cold expert)
  */
 export function routeBiasedTop1(
   rng: Rng,

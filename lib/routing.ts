@@ -481,7 +481,8 @@ function zigguratEdge(s: Int32Array, f: Float64Array, layer: number, j: number, 
  * expert (256 million for a million tokens over 256 experts), far too many for the ARC4 stream
  * of `createRng`; the numbers are still fully determined by the seed of `rng`.
  * @param rng the random stream that seeds this one (four `random()` calls).
- * @example const z = new Float64Array(3); createFastStream(createRng(1)).fillNormal(z, 3); // z => three N(0, 1) draws
+ * @example const z = new Float64Array(3); createFastStream(createRng(1)).fillNormal(z, 3);
+ * Array.from(z) // => [0.6287484821942654, 0.4349079023652584, -0.2928545129336935] (three N(0, 1) draws)
  */
 export function createFastStream(rng: Rng): FastStream {
   requireRng(rng);
@@ -769,9 +770,9 @@ export interface CapacityOptions {
  * @returns a new `Routing` with `dropped`, `rerouted` and the capped `loads`.
  * @throws {RangeError} when capacityFactor <= 0 or overflow is not "drop"/"reroute".
  * @example const r = routePopularity(createRng(1), { numTokens: 100, numExperts: 4, topK: 1, numSpare: 3, popularity: { kind: "weights", weights: [4, 2, 1, 1] } });
- * // r.loads => [48, 25, 17, 10]; capacity = ceil(1.0 x 100 x 1 / 4) = 25
- * applyCapacity(r, { capacityFactor: 1, overflow: "drop" })    // => loads [25, 25, 17, 10], dropped 23
- * applyCapacity(r, { capacityFactor: 1, overflow: "reroute" }) // => loads [25, 25, 25, 25], rerouted 23
+ * r.loads // => [48, 25, 17, 10] (capacity = ceil(1.0 x 100 x 1 / 4) = 25)
+ * applyCapacity(r, { capacityFactor: 1, overflow: "drop" }).loads    // => [25, 25, 17, 10] (23 dropped)
+ * applyCapacity(r, { capacityFactor: 1, overflow: "reroute" }).loads // => [25, 25, 25, 25] (23 rerouted)
  */
 export function applyCapacity(routing: Routing, options: CapacityOptions): Routing {
   const r = requireRoutingObject(routing);
@@ -905,7 +906,8 @@ export interface BiasBalancingResult {
  * @throws {RangeError} on a bad option (as `routeGating`), numSteps < 1 or updateRate <= 0.
  * @example const expertBias = logitBiasFromWeights(popularityWeights(64, { kind: "zipf", exponent: 1 }));
  * const { imbalance } = simulateBiasBalancing(createRng(1), { tokensPerStep: 4096, numExperts: 64, topK: 8, numSteps: 50, updateRate: 0.05, expertBias });
- * // imbalance[0] => 7.578125, imbalance[49] => 1.1875
+ * imbalance[0] // => 7.578125
+ * imbalance[49] // => 1.1875
  */
 export function simulateBiasBalancing(rng: Rng, options: BiasBalancingOptions): BiasBalancingResult {
   requireRng(rng);

@@ -48,7 +48,8 @@ export interface ExecuteResult {
  * A hint for tslab's shorthand-property quirk: `{ seed }` naming a variable declared in an earlier
  * cell fails with "seed is not defined" (tslab 1.0.22), while `{ seed: seed }` works. Returns the
  * hint when the error and the cell's source match that case, else null.
- * @example shorthandHint("ReferenceError: seed is not defined", "f({ seed })") // => "hint: ..."
+ * @example shorthandHint("ReferenceError: seed is not defined", "f({ seed })")
+ * // => "hint: tslab does not resolve a shorthand property ({ seed }) to a variable from an earlier cell; write { seed: seed }"
  */
 export function shorthandHint(error: string, source: string): string | null {
   if (typeof error !== "string") throw new TypeError(`error must be a string, got ${describeValue(error)}`);

@@ -85,7 +85,7 @@ export const CALIBRATION_COLUMNS = [
  * indices), "skewed" follows 1/(i+1) (floor, remainder one each to the lowest indices),
  * "single" puts everything on expert 0. tools/calibrate_experts.py uses the same rule.
  * @throws {RangeError} for negative tokens or fewer than 1 expert.
- * @example groupedLoads("skewed", 10, 4) // => [5, 2, 2, 1]
+ * @example groupedLoads("skewed", 10, 4) // => [5, 3, 1, 1] (floors [4, 2, 1, 1], then one each to experts 0 and 1)
  */
 export function groupedLoads(pattern: LoadPattern, totalTokens: number, numExperts: number): number[] {
   requireOneOf("pattern", pattern, LOAD_PATTERNS);
@@ -121,7 +121,7 @@ function parseCsvNumber(file: string, line: number, col: string, raw: string, in
  * any other dtype are skipped. Fit one precision at a time (`rowsOfPrecision`).
  * @param file name used in error messages.
  * @throws {RangeError} naming the file, line and column of a missing column or malformed value.
- * @example parseCalibrationCsv("# gpu: H100\nkind,dtype,hidden,...", "x.csv").meta.gpu // => "H100"
+ * @example parseCalibrationCsv(formatCalibrationCsv({ gpu: "H100" }, []), "x.csv").meta.gpu // => "H100"
  */
 export function parseCalibrationCsv(text: string, file = "calibration.csv"): CalibrationFile {
   if (typeof text !== "string") throw new TypeError(`text must be a string, got ${describeValue(text)}`);

@@ -120,7 +120,7 @@ function probabilityNone(e: number, held: number, k: number): number {
  * chosen groups sit on (each chosen group holding at least one of its experts). Without
  * `numExperts`, the limit for many experts: D x (1 - (1 - 1/D)^k).
  * @throws {RangeError} for topK outside [1, numExperts] or destinations < 1.
- * @example expectedDestinations(256, 8, 8).toFixed(2) // => "5.30" (DeepEP's intranode benchmark: 8 GPUs)
+ * @example expectedDestinations(256, 8, 8).toFixed(2) // => "5.29" (DeepEP's intranode benchmark: 8 GPUs)
  */
 export function expectedDestinations(numExperts: number | undefined, topK: number, destinations: number, routingGroups: RoutingGroups | null = null): number {
   const k = requireInteger("topK", topK, { min: 1 });

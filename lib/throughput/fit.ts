@@ -67,7 +67,7 @@ function rowPrecision(r: CalibrationRow, i: number): WeightPrecision {
 /**
  * The rows measured in one weight precision (rows without `precision` are bf16).
  * @throws {TypeError} for a non-array; {RangeError} for an unknown precision.
- * @example rowsOfPrecision(file.rows, "fp8").length // => the file's FP8 rows
+ * @example rowsOfPrecision([{ precision: "fp8" }, { precision: "bf16" }, {}], "bf16").length // => 2 (no precision: bf16)
  */
 export function rowsOfPrecision(rows: readonly CalibrationRow[], precision: WeightPrecision): CalibrationRow[] {
   if (!Array.isArray(rows)) throw new TypeError(`rows must be an array of calibration rows, got ${describeValue(rows)}`);
@@ -117,7 +117,7 @@ function evaluate(terms: RowTerms[], m: number, c: number): { overhead: number; 
  *   modelled with FP8 weight bytes and the FP8 peak.
  * @param gpu the GPU they were measured on (its spec peak and bandwidth are the denominators).
  * @throws {RangeError} for fewer than 3 rows, rows of more than one precision, or bad options.
- * @example fitRoofline(syntheticCalibrationRows(getGpu("h100"), { shapes, tokenCounts }), getGpu("h100")).factors.memoryEfficiency // => 0.8 (to 1e-6)
+ * @example fitRoofline(syntheticCalibrationRows(getGpu("h100"), { shapes: [{ hiddenSize: 7168, intermediateSize: 2048 }], tokenCounts: [1, 64, 512, 4096] }), getGpu("h100")).factors.memoryEfficiency // => 0.8 (to 1e-6)
  */
 export function fitRoofline(rows: readonly CalibrationRow[], gpu: GpuSpec, options: FitOptions = {}): RooflineFit {
   if (!Array.isArray(rows)) throw new TypeError(`rows must be an array of calibration rows, got ${describeValue(rows)}`);
@@ -130,7 +130,7 @@ export function fitRoofline(rows: readonly CalibrationRow[], gpu: GpuSpec, optio
  * roofline describes: a SwiGLU expert, a grouped GEMM).
  * @param points at least 3 points with terms >= 0 and measured seconds > 0.
  * @throws {RangeError} for fewer than 3 points, bad terms or bad options.
- * @example fitRooflinePoints(points).factors.computeEfficiency // => the fitted fraction of peak
+ * @example fitRooflinePoints([0.1, 1, 2, 4].map((c) => ({ memorySeconds: 1, computeSeconds: c, measuredSeconds: Math.max(1 / 0.5, c / 0.25) }))).factors.computeEfficiency // => 0.25 (to 1e-6)
  */
 export function fitRooflinePoints(points: readonly FitPoint[], options: FitOptions = {}): RooflineFit {
   if (!Array.isArray(points)) throw new TypeError(`points must be an array of {memorySeconds, computeSeconds, measuredSeconds}, got ${describeValue(points)}`);
@@ -209,7 +209,7 @@ export interface FitErrorGroup {
  * Fit error per precision and expert shape (and load pattern for grouped rows), against the issue's targets
  * (single experts within 15% at every token count, grouped runs within 25%).
  * @throws {TypeError|RangeError} for malformed rows or factors.
- * @example fitErrorReport(rows, getGpu("h100"), fit.factors)[0].withinTarget // => true
+ * @example fitErrorReport(syntheticCalibrationRows(getGpu("h100"), { shapes: [{ hiddenSize: 7168, intermediateSize: 2048 }], tokenCounts: [1, 2], groupedExperts: 0 }), getGpu("h100"), DEFAULT_FACTORS)[0].withinTarget // => true
  */
 export function fitErrorReport(rows: readonly CalibrationRow[], gpu: GpuSpec, factors: RooflineFactors): FitErrorGroup[] {
   if (!Array.isArray(rows)) throw new TypeError(`rows must be an array of calibration rows, got ${describeValue(rows)}`);
@@ -260,7 +260,7 @@ export interface CalibratedFactors {
  * @param directory calibration folder, as for `loadCalibration` (default "data/calibration").
  * @param precision the experts' weight precision (default "bf16"); FP4 uses the FP8 rows (same tensor-core rate).
  * @throws {TypeError} for a non-GPU; {RangeError} for an unknown precision; errors of `loadCalibration` for malformed files.
- * @example calibratedFactors(getGpu("h100")).measured // => false until data/calibration/h100.csv exists
+ * @example calibratedFactors(getGpu("h100")).measured // => false (until data/calibration/h100.csv exists)
  */
 export function calibratedFactors(gpu: GpuSpec, directory = "data/calibration", precision: WeightPrecision = "bf16"): CalibratedFactors {
   if (!gpu || typeof gpu !== "object" || typeof gpu.id !== "string") throw new TypeError(`gpu must be a GPU spec from data/hardware.json, got ${describeValue(gpu)}`);

@@ -187,7 +187,7 @@ function requireRows(rows: readonly PublishedGemm[]): void {
  * Fits the roofline's factors to published rows (least squares on the relative error, as `fitRoofline`).
  * @param precision the rows' weight precision (the set's `precision`).
  * @throws {RangeError} for fewer than 3 rows; errors of `gemmTime` for bad shapes.
- * @example fitPublishedGemms(set.rows.filter((r) => r.expert), getGpu("h800"), "fp8").rows // => 16
+ * @example fitPublishedGemms(loadPublishedGemms().rows.filter((r) => r.expert), getGpu("h800"), "fp8").rows // => 16
  */
 export function fitPublishedGemms(rows: readonly PublishedGemm[], gpu: GpuSpec, precision: WeightPrecision, options: FitOptions = {}): RooflineFit {
   requireRows(rows);
@@ -213,7 +213,7 @@ export interface PublishedGemmComparison {
 /**
  * The model's time for each published row, with the signed relative error.
  * @throws {TypeError|RangeError} for empty rows or bad factors.
- * @example comparePublishedGemms(set.rows, getGpu("h800"), DEFAULT_FACTORS, "fp8")[0].bound // => "memory"
+ * @example comparePublishedGemms(loadPublishedGemms().rows, getGpu("h800"), DEFAULT_FACTORS, "fp8")[0].bound // => "memory"
  */
 export function comparePublishedGemms(rows: readonly PublishedGemm[], gpu: GpuSpec, factors: RooflineFactors, precision: WeightPrecision): PublishedGemmComparison[] {
   requireRows(rows);
@@ -299,7 +299,7 @@ export interface ComparisonSummary {
 /**
  * Error summary of a comparison from `comparePublishedGemms`.
  * @throws {TypeError} for an empty or non-array input.
- * @example summarizeComparison(comparePublishedGemms(rows, gpu, factors, "fp8")).within25 // => rows within 25%
+ * @example summarizeComparison(comparePublishedGemms(loadPublishedGemms().rows, getGpu("h800"), DEFAULT_FACTORS, "fp8")).within25 // => 16 (of 28 rows)
  */
 export function summarizeComparison(comparisons: readonly PublishedGemmComparison[]): ComparisonSummary {
   if (!Array.isArray(comparisons) || comparisons.length === 0) throw new TypeError(`comparisons must be a non-empty array from comparePublishedGemms, got ${describeValue(comparisons)}`);

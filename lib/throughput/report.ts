@@ -62,7 +62,7 @@ export function breakdownFigure(items: readonly LabelledBreakdown[], title: stri
  * @param measured calibration rows to overlay (single-expert rows, one precision), optional.
  * @param title the chart's title (say the precision, GPU and factors the curves use).
  * @throws {TypeError} for a non-string title.
- * @example rooflineFigure([{ name: "DeepSeek-V3", points }], []).layout.xaxis // => { type: "log", title: { text: "tokens per expert" } }
+ * @example rooflineFigure([{ name: "DeepSeek-V3", points: [{ tokens: 1, seconds: 1e-4 }] }], []).layout.xaxis // => { type: "log", title: { text: "tokens per expert" } }
  */
 export function rooflineFigure(
   curves: ReadonlyArray<{ name: string; hiddenSize?: number; intermediateSize?: number; points: ReadonlyArray<{ tokens: number; seconds: number }> }>,
@@ -116,7 +116,7 @@ export interface FactorLine {
  * @param lines factor sets to model, e.g. fitted (solid) and assumed defaults (dashed).
  * @param names optional display name per shape key "n x k".
  * @throws {TypeError} for empty rows or lines.
- * @example publishedGemmFigure(rows, getGpu("h800"), "fp8", [{ name: "fitted", factors }]).data.length // => 2 per shape
+ * @example publishedGemmFigure(loadPublishedGemms().rows, getGpu("h800"), "fp8", [{ name: "defaults", factors: DEFAULT_FACTORS }]).data.length // => 12 (2 per shape, 6 shapes)
  */
 export function publishedGemmFigure(
   rows: readonly PublishedGemm[],
@@ -190,7 +190,7 @@ const TIME_BANDS: ReadonlyArray<{ below: number; name: string; color: string }> 
  * @param rows published rows (any shapes).
  * @param lines factor sets whose ceilings to draw.
  * @throws {TypeError} for empty rows or lines.
- * @example rooflinePlotFigure(set.rows, getGpu("h100"), "bf16", [{ name: "fitted", factors }]).data.length // => 3 time bands + 1 line
+ * @example rooflinePlotFigure(loadPublishedGemms("xla-h100-bf16.json").rows, getGpu("h100"), "bf16", [{ name: "defaults", factors: DEFAULT_FACTORS }]).data.length // => 4 (3 time bands + 1 line)
  */
 export function rooflinePlotFigure(rows: readonly PublishedGemm[], gpu: GpuSpec, precision: WeightPrecision, lines: readonly FactorLine[]): Figure {
   if (!Array.isArray(rows) || rows.length === 0) throw new TypeError(`rows must be a non-empty array of published GEMM rows, got ${describeValue(rows)}`);

@@ -157,7 +157,7 @@ function checkedScenario(options: ScenarioOptions, hardware: HardwareData) {
  * evaluated on this batch's draws; `redundantExperts` must make (experts + redundant) divisible by ep.
  * @throws {RangeError} for an unknown model/GPU (listing the known ones), tokens < 0, context < 0,
  *   ep not dividing the experts (or slots).
- * @example runScenario({ model: "deepseek-v3", gpu: "h100", ep: 32, batchTokens: 4096 }).breakdown.bound // => "attention"
+ * @example runScenario({ model: "deepseek-v3", gpu: "h100", ep: 32, batchTokens: 4096 }).breakdown.bound // => "communication"
  */
 export function runScenario(options: ScenarioOptions, hardware: HardwareData = loadHardware()): ScenarioResult {
   const checked = checkedScenario(options, hardware);

@@ -129,7 +129,7 @@ export interface AttentionTime {
  * FP8 halves their bytes and computes at the FP8 peak). Prefill: `tokensPerRank` prompt tokens of sequences of length
  * `contextTokens`, attending on average to half of it (causal).
  * @throws {RangeError} for negative tokens or context.
- * @example attentionTime(model, getGpu("h100"), { tokensPerRank: 128, contextTokens: 4096, mode: "decode" }).bound // => "memory"
+ * @example attentionTime(stepModelFromSpec(loadModel("deepseek-v3")), getGpu("h100"), { tokensPerRank: 128, contextTokens: 4096, mode: "decode" }).bound // => "memory"
  */
 export function attentionTime(
   model: StepModel,
@@ -291,7 +291,7 @@ export interface StepBreakdown {
  * Models one MoE layer's step (and a whole forward pass) under expert parallelism.
  * @throws {RangeError} for tokens < 0, context < 0, ep < 1, ep not dividing the experts (or slots),
  *   expertLoads of the wrong length; {TypeError} for missing inputs.
- * @example stepTime({ model, gpu: getGpu("h100"), deepep, ep: 32, batchTokens: 4096, mode: "decode", contextTokens: 4096 }).bound // => "attention"
+ * @example stepTime({ model: stepModelFromSpec(loadModel("deepseek-v3")), gpu: getGpu("h100"), deepep: loadHardware().deepep, ep: 32, batchTokens: 4096, mode: "decode", contextTokens: 4096 }).bound // => "communication"
  */
 export function stepTime(input: StepInput): StepBreakdown {
   if (typeof input !== "object" || input === null) throw new TypeError(`input must be an object, got ${describeValue(input)}`);
