@@ -6,7 +6,7 @@
  */
 import { Command, CliError, OptionSpecs, getFlag, getNumber, getString, startCommand } from "./args";
 import { createCapture, writeCapture } from "../lib/capture";
-import { DEFAULT_ZIPF_EXPONENT, HBM_RESERVE_FRACTION, FACTOR_CHOICES, FactorChoice, KvPrecision, factorsFor, runFields, runScenario, Placement, ScenarioResult, StepMode, WEIGHT_PRECISIONS, WeightPrecision } from "../lib/throughput";
+import { DEEPEP_NORMAL_KERNEL_SMS, DEFAULT_ZIPF_EXPONENT, DensePrecision, HBM_RESERVE_FRACTION, FACTOR_CHOICES, FactorChoice, KvPrecision, factorsFor, runFields, runScenario, Placement, ScenarioResult, StepMode, WEIGHT_PRECISIONS, WeightPrecision } from "../lib/throughput";
 import { getGpu, hbmBytes } from "../lib/hardware";
 import { requireOneOf } from "../lib/validate";
 
@@ -23,7 +23,7 @@ const SPECS: OptionSpecs = {
   seed: { kind: "int", help: "seed of the routing draws", default: 0 },
   precision: { kind: "string", help: "expert weight precision: bf16, fp8, fp4", default: "bf16" },
   factors: { kind: "string", help: "roofline factors: auto (this GPU's calibration CSV, else the assumed defaults), defaults, or published (efficiencies fitted to published kernel timings in --precision: XLA's H100 BF16 table for bf16, DeepGEMM's H800 FP8 table for fp8 and fp4)", default: "auto" },
-  "dense-precision": { kind: "string", help: "non-expert weights (attention, shared experts, dense layers, embeddings): bf16, fp8, fp4", default: "bf16" },
+  "dense-precision": { kind: "string", help: "attention, shared experts and dense layers: bf16 or fp8 (embeddings, output head, routers and norms stay bf16)", default: "bf16" },
   "kv-precision": { kind: "string", help: "KV-cache element type: bf16 or fp8 (fp8 holds twice the tokens and halves the bytes decode attention reads)", default: "bf16" },
   overlap: { kind: "boolean", help: "two-batch overlap: run the batch as two micro-batches of half its tokens, each one's dispatch and combine hidden behind the other's compute (every part is then the sum of the two)" },
   json: { kind: "boolean", help: "print one JSON object" },
@@ -148,7 +148,7 @@ export const stepCommand: Command = {
         zipfExponent: routing.zipfExponent,
         seed: routing.seed,
         weightPrecision: precision,
-        densePrecision: getString(args, "dense-precision", "bf16") as WeightPrecision,
+        densePrecision: getString(args, "dense-precision", "bf16") as DensePrecision,
         kvPrecision: getString(args, "kv-precision", "bf16") as KvPrecision,
         overlapCommunication: routing.overlapCommunication,
       });
@@ -200,12 +200,12 @@ export const stepCommand: Command = {
           ? []
           : [`warning: this batch cannot be served: its KV cache needs ${+m.kvTokensNeeded.toFixed(2)} tokens per rank and ${m.kvCapacityTokens} fit; the times below are for a batch that does not fit`]),
       `${r.model.id} on ${r.gpu.name}, EP${r.ep}, ${r.input.mode}, ${r.input.batchTokens} tokens (${+b.tokensPerRank.toFixed(2)} per rank), context ${r.input.contextTokens}, ${r.placement}${r.redundantExperts ? ` + ${r.redundantExperts} redundant` : ""}`,
-      `  assumptions     ${r.input.weightPrecision ?? "bf16"} experts, ${r.input.densePrecision ?? "bf16"} non-expert weights, ${r.input.kvPrecision ?? "bf16"} KV cache, Zipf skew ${routing.zipfExponent}, seed ${routing.seed}, communication ${routing.overlapCommunication ? "overlapped with compute (two micro-batches)" : "added to compute"}`,
+      `  assumptions     ${r.input.weightPrecision ?? "bf16"} experts, ${r.input.densePrecision ?? "bf16"} non-expert weights, ${r.input.kvPrecision ?? "bf16"} KV cache, Zipf skew ${routing.zipfExponent}, seed ${routing.seed}, communication ${!routing.overlapCommunication ? "added to compute" : b.microBatches === 1 ? "added to compute (too few tokens per rank to split the batch for overlap)" : `overlapped with compute (two micro-batches${b.overlapComputeScale > 1 ? `, compute on ${r.gpu.sms - DEEPEP_NORMAL_KERNEL_SMS} of ${r.gpu.sms} SMs while DeepEP sends` : ""})`}`,
       `  attention       ${us(b.attentionSeconds)} (${b.attentionBound}-bound)`,
       `  experts         ${us(b.expertSeconds)} (routed ${us(b.routedExpertSeconds)} on rank ${b.slowestRank}, ${b.expertBound}-bound; shared ${us(b.sharedExpertSeconds)})`,
       `  communication   ${us(b.communicationSeconds)} (dispatch ${us(b.dispatchSeconds)}, combine ${us(b.combineSeconds)}, DeepEP ${b.allToAllKernel}${b.allToAllNvlinkScale === 1 ? "" : `, H800 intranode row x ${+b.allToAllNvlinkScale.toFixed(3)} for NVLink`})`,
       `  layer           ${us(b.layerSeconds)}  bound: ${b.bound}; rank imbalance (max/mean tokens) ${b.rankImbalance.toFixed(2)}`,
-      `  forward pass    ${(b.forwardSeconds * 1e3).toFixed(2)} ms, ${b.tokensPerSecondPerGpu.toFixed(0)} tokens/s per GPU`,
+      `  forward pass    ${(b.forwardSeconds * 1e3).toFixed(2)} ms (output head ${us(b.outputHeadSeconds)}), ${b.tokensPerSecondPerGpu.toFixed(0)} tokens/s per GPU`,
       `  KV cache        ${m.kvCapacityTokens} tokens fit per rank, this batch needs ${+m.kvTokensNeeded.toFixed(2)}${m.kvFits ? "" : ": DOES NOT FIT"}${r.input.mode === "decode" && m.maxSequencesPerRank !== null ? ` (at most ${m.maxSequencesPerRank} sequences per rank at context ${r.input.contextTokens})` : ""}`,
       `  factors         ${routing.factorsSource}`,
     ];

@@ -397,7 +397,11 @@ export interface EpMemoryOptions {
   redundantExperts?: number;
   /** Storage of routed-expert weights, default "bf16". */
   expertDtype?: Dtype;
-  /** Storage of every other weight (attention, embeddings, routers, shared experts, dense MLPs), default "bf16". */
+  /**
+   * Storage of attention, shared experts and dense MLPs, default "bf16". The embeddings, output
+   * head, routers and norms stay BF16 when it is narrower (quantized checkpoints keep them so:
+   * DeepSeek-V3's FP8 release, llm-compressor's FP8 recipes).
+   */
   denseDtype?: Dtype;
   /** Context tokens per sequence whose KV this rank holds, default 0. */
   contextTokens?: number;
@@ -444,7 +448,9 @@ export function memoryPerRank(model: ModelSpec, options: EpMemoryOptions): EpMem
   const c = countParameters(m);
   const perRank = Math.ceil(physical / epSize);
   const expert = perRank * c.numMoeLayers * expertBytes(m, expertDtype);
-  const nonExpert = (c.total.total - c.total.routedExperts) * bytesPerParam(denseDtype);
+  const t = c.total;
+  const quantizable = t.attention + t.sharedExperts + t.denseMlps;
+  const nonExpert = quantizable * bytesPerParam(denseDtype) + (t.total - t.routedExperts - quantizable) * bytesPerParam("bf16");
   const kv = sequences * kvCacheBytes(m, contextTokens, kvDtype);
   return {
     epSize,

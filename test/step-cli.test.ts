@@ -131,6 +131,12 @@ test("step says whether the batch's KV cache fits, and how many sequences would"
   assert.deepEqual([j.weightPrecision, j.overlapCommunication, j.zipfExponent, j.seed], ["fp8", false, 0.4, 0]);
   const overlapped = runCli([...base, "--tokens", String(16 * 32), "--overlap", "--skew", "0.2"]);
   assert.match(overlapped.stdout, /^ {2}assumptions +fp8 experts, bf16 non-expert weights, bf16 KV cache, Zipf skew 0\.2, seed 0, communication overlapped with compute \(two micro-batches\)$/m);
+  const prefill = runCli([...base, "--tokens", String(4096 * 32), "--mode", "prefill", "--overlap"]);
+  assert.match(prefill.stdout, /communication overlapped with compute \(two micro-batches, compute on 112 of 132 SMs while DeepEP sends\)$/m);
+  const tiny = runCli([...base, "--tokens", "32", "--overlap", "--json"]);
+  assert.equal(JSON.parse(tiny.stdout).microBatches, 1, "one token per rank is not split");
+  assert.match(runCli([...base, "--tokens", "32", "--overlap"]).stdout, /communication added to compute \(too few tokens per rank to split the batch for overlap\)$/m);
+  assert.match(fits.stdout, /^ {2}forward pass +[\d.]+ ms \(output head [\d.]+ us\), \d+ tokens\/s per GPU$/m);
 });
 
 test("step --kv-precision fp8 and --dense-precision fp8 hold more sequences; bad values exit 2 with one line", () => {
@@ -144,7 +150,7 @@ test("step --kv-precision fp8 and --dense-precision fp8 hold more sequences; bad
   assert.ok(kv.attentionSeconds < plain.attentionSeconds, "decode attention reads half the KV bytes");
   const text = runCli([...base.slice(0, -1), "--kv-precision", "fp8", "--dense-precision", "fp8"]);
   assert.match(text.stdout, /^ {2}assumptions +fp8 experts, fp8 non-expert weights, fp8 KV cache,/m);
-  for (const [flag, value, allowed] of [["--kv-precision", "fp4", "bf16, fp8"], ["--dense-precision", "int8", "bf16, fp8, fp4"]]) {
+  for (const [flag, value, allowed] of [["--kv-precision", "fp4", "bf16, fp8"], ["--dense-precision", "fp4", "bf16, fp8"]]) {
     const bad = runCli([...base, flag, value]);
     assert.equal(bad.status, 2);
     assert.equal(bad.stderr, `moe-lab step: ${flag} must be one of ${allowed}, got "${value}"\n`);

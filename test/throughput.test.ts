@@ -3,10 +3,12 @@ import assert from "node:assert/strict";
 import { getGpu, loadHardware } from "../lib/hardware";
 import { loadModel } from "../lib/models";
 import { createRng } from "../lib/rng";
+import { countParameters } from "../lib/params";
 import {
   DEFAULT_FACTORS,
   allToAllTime,
   attentionTime,
+  DEEPEP_NORMAL_KERNEL_SMS,
   kvBytesPerElement,
   expectedDestinations,
   attributeSlowdown,
@@ -215,11 +217,24 @@ test("stepTime: breakdown sums to the layer time; two-batch overlap runs two hal
     assert.equal(parts[b.bound], Math.max(...Object.values(parts)));
     assert.equal(b.rankImbalance, 1); // default loads are balanced
     const o = stepTime({ ...input, overlapCommunication: true });
-    // Two-batch overlap: every part is two runs of half the batch; the layer takes the longer of compute and communication.
+    // Two-batch overlap: every MoE part is two runs of half the batch; the layer takes the longer of compute and communication.
+    assert.equal(o.microBatches, 2);
+    // Prefill's normal kernels hold DeepEP's 20 SMs while the other micro-batch computes.
+    const scale = mode === "prefill" ? gpu.sms / (gpu.sms - DEEPEP_NORMAL_KERNEL_SMS) : 1;
+    assert.equal(o.overlapComputeScale, scale);
     const half = stepTime({ ...input, batchTokens: batch / 2 });
-    for (const k of ["attentionSeconds", "routedExpertSeconds", "sharedExpertSeconds", "dispatchSeconds", "combineSeconds"] as const) close(o[k], 2 * half[k], 1e-12);
+    for (const k of ["attentionSeconds", "sharedExpertSeconds"] as const) close(o[k], 2 * scale * half[k], 1e-12);
+    for (const k of ["dispatchSeconds", "combineSeconds"] as const) close(o[k], 2 * half[k], 1e-12);
+    // Each half gets a random half of every expert's tokens, so it may leave a few experts idle.
+    const loads = new Array(model.numRoutedExperts).fill((batch * model.topK) / model.numRoutedExperts);
+    const runWork = rankWorkFromLoads(loads, ep, undefined, 2)[0];
+    const share = loads[0];
+    close(runWork.activeExperts, (model.numRoutedExperts / ep) * (1 - 0.5 ** Math.max(1, share)), 1e-12);
+    close(o.routedExpertSeconds, 2 * scale * rankExpertTime(runWork, { hiddenSize: model.hiddenSize, intermediateSize: model.expertIntermediateSize }, gpu).seconds, 1e-12);
     close(o.layerSeconds, Math.max(o.attentionSeconds + o.expertSeconds, o.communicationSeconds), 1e-12);
-    close(o.forwardSeconds, 2 * half.forwardSeconds - model.numMoeLayers * (2 * half.layerSeconds - o.layerSeconds), 1e-9);
+    // Dense layers and the output head run on the whole batch either way.
+    close(o.forwardSeconds - model.numMoeLayers * o.layerSeconds, b.forwardSeconds - model.numMoeLayers * b.layerSeconds, 1e-9);
+    assert.ok(b.outputHeadSeconds > 0 && b.outputHeadSeconds === o.outputHeadSeconds);
     assert.deepEqual(o.rankTokens, b.rankTokens, "rank loads are the whole batch's");
     // Splitting costs something: it is never faster than a free overlap of the whole batch's parts.
     assert.ok(o.layerSeconds >= Math.max(b.attentionSeconds + b.expertSeconds, b.communicationSeconds) * (1 - 1e-12));
@@ -240,11 +255,11 @@ test("stepTime: decode runs on DeepEP's low-latency kernels and prefill on its n
 });
 
 test("stepTime: with overlap, a communication part longer than the compute sets the bound, else the larger compute part", () => {
-  const input = { model: dsv3, gpu, deepep: hw.deepep, ep: 64, batchTokens: 262144, mode: "prefill", contextTokens: 4096, overlapCommunication: true, weightPrecision: "fp8" } as const;
+  const input = { model: dsv3, gpu, deepep: hw.deepep, ep: 128, batchTokens: 524288, mode: "prefill", contextTokens: 4096, overlapCommunication: true, weightPrecision: "fp8" } as const;
   const o = stepTime(input);
   assert.ok(o.communicationSeconds > o.attentionSeconds + o.expertSeconds);
   assert.equal(o.bound, "communication");
-  // EP32: communication (4.9 ms) hides behind attention + experts (5.8 ms); attention is the larger part.
+  // EP32: communication (4.9 ms) hides behind attention + experts (6.9 ms); attention is the larger part.
   const hidden = stepTime({ ...input, ep: 32, batchTokens: 131072 });
   assert.ok(hidden.communicationSeconds < hidden.attentionSeconds + hidden.expertSeconds && hidden.communicationSeconds > hidden.attentionSeconds);
   assert.equal(hidden.bound, "attention", "not communication, though it is the largest single part");
@@ -328,9 +343,13 @@ test("scenarioMemory / runScenario memory: the KV cache that fits, and whether t
   assert.equal(scenarioMemory({ ...opts, contextTokens: 0 }).maxSequencesPerRank, null);
   // FP8 non-expert weights leave more room for the KV cache (BF16 is the assumed default).
   const fp8Dense = scenarioMemory({ ...opts, densePrecision: "fp8" });
-  assert.ok(Math.abs(fp8Dense.nonExpertBytes * 2 - m.nonExpertBytes) < 1, "FP8 halves the non-expert weights");
+  // FP8 halves attention, shared experts and dense MLPs; the embeddings, output head, routers and norms stay BF16.
+  const t = countParameters(loadModel("deepseek-v3")).total;
+  const halved = t.attention + t.sharedExperts + t.denseMlps;
+  assert.equal(m.nonExpertBytes - fp8Dense.nonExpertBytes, halved, "FP8 saves one byte per attention, shared-expert and dense-MLP weight");
+  assert.equal(fp8Dense.nonExpertBytes, halved + 2 * (t.inputEmbedding + t.outputHead + t.router + t.norms));
   assert.ok(fp8Dense.kvCapacityTokens > m.kvCapacityTokens);
-  assert.throws(() => scenarioMemory({ ...opts, densePrecision: "int8" as never }), /densePrecision must be one of bf16, fp8, fp4, got "int8"/);
+  assert.throws(() => scenarioMemory({ ...opts, densePrecision: "fp4" as never }), /densePrecision must be one of bf16, fp8, got "fp4"/);
   // An FP8 KV cache holds twice the tokens of a BF16 one in the same budget.
   const fp8Kv = scenarioMemory({ ...opts, kvPrecision: "fp8" });
   assert.equal(fp8Kv.kvCapacityTokens, Math.floor(m.kvBudgetBytes / (kvBytes / 2)));
@@ -371,7 +390,7 @@ test("stepTime: FP8 non-expert weights halve the bytes of attention, shared expe
   // The scenario passes it through, and its memory agrees.
   const s = runScenario({ model: "deepseek-v3", gpu: "h100", ep: 32, batchTokens: 512, weightPrecision: "fp8", densePrecision: "fp8" });
   assert.equal(s.input.densePrecision, "fp8");
-  assert.throws(() => stepTime({ ...base, densePrecision: "int8" as never }), /densePrecision must be one of bf16, fp8, fp4, got "int8"/);
+  assert.throws(() => stepTime({ ...base, densePrecision: "int8" as never }), /densePrecision must be one of bf16, fp8, got "int8"/);
 });
 
 test("realbWhatIf: lower precision on overloaded ranks only, marked unverified", () => {

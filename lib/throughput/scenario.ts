@@ -15,7 +15,7 @@ import { Rng, createRng } from "../rng";
 import { popularityWeights, routePopularity } from "../routing";
 import { describeValue, requireInteger, requireNumber, requireOneOf } from "../validate";
 import { DEFAULT_FACTORS, RooflineFactors, WEIGHT_PRECISIONS, WeightPrecision } from "./roofline";
-import { KV_PRECISIONS, KvPrecision, StepBreakdown, StepInput, StepMode, StepModel, kvBytesPerElement, stepModelFromSpec, stepTime } from "./step";
+import { DENSE_PRECISIONS, DensePrecision, KV_PRECISIONS, KvPrecision, StepBreakdown, StepInput, StepMode, StepModel, kvBytesPerElement, stepModelFromSpec, stepTime } from "./step";
 
 /** Where the routed experts live. */
 export type Placement = "contiguous" | "eplb";
@@ -48,10 +48,11 @@ export interface ScenarioOptions {
   /** Routed-expert weights, default "bf16". */
   weightPrecision?: WeightPrecision;
   /**
-   * Non-expert weights (attention, shared experts, dense layers, embeddings), default "bf16".
-   * ASSUMED BF16 by default: a conservative choice (DeepSeek-V3's checkpoint stores most of them in FP8).
+   * Attention, shared experts and dense MLPs: "bf16" (default) or "fp8"; the embeddings, output
+   * head, routers and norms stay BF16 either way. ASSUMED BF16 by default: a conservative choice
+   * (DeepSeek-V3's checkpoint stores most of them in FP8).
    */
-  densePrecision?: WeightPrecision;
+  densePrecision?: DensePrecision;
   /**
    * KV-cache element type, default "bf16". "fp8" holds twice the tokens in the same memory and
    * halves the bytes decode attention reads (`--kv-cache-dtype fp8_e4m3` in vLLM and SGLang).
@@ -146,7 +147,7 @@ function checkedScenario(options: ScenarioOptions, hardware: HardwareData) {
     placement,
     redundant: requireInteger("redundantExperts", options.redundantExperts ?? (placement === "eplb" ? ep : 0), { min: 0 }),
     precision: requireOneOf("weightPrecision", options.weightPrecision ?? "bf16", WEIGHT_PRECISIONS),
-    densePrecision: requireOneOf("densePrecision", options.densePrecision ?? "bf16", WEIGHT_PRECISIONS),
+    densePrecision: requireOneOf("densePrecision", options.densePrecision ?? "bf16", DENSE_PRECISIONS),
     kvPrecision: requireOneOf("kvPrecision", options.kvPrecision ?? "bf16", KV_PRECISIONS),
   };
 }

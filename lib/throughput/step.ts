@@ -7,11 +7,14 @@
  * `ep` ranks runs attention for batchTokens / ep tokens with a full copy of the attention weights),
  * routed experts are spread over the ranks (contiguously, or by an EPLB placement `phy2log`),
  * shared experts run on every rank for its own tokens. Without `overlapCommunication` the parts
- * add up. With it the batch runs as two micro-batches of half its tokens (SGLang's two-batch
- * overlap, DeepSeek's dual micro-batch), each getting half of every expert's load: every part is
- * the sum of its two half-batch runs (so memory-bound weights are read twice and fixed latencies
- * paid twice), and the layer takes max(compute, communication), as if one micro-batch's dispatch
- * and combine hid completely behind the other's compute (no pipeline bubble is charged).
+ * add up. With it each MoE layer runs the batch as two micro-batches of half its tokens (SGLang's
+ * two-batch overlap, DeepSeek's dual micro-batch), each a random half of every expert's tokens:
+ * every part is the sum of its two half-batch runs (memory-bound weights are read twice, fixed
+ * latencies paid twice), compute loses the SMs DeepEP's normal (prefill) kernels hold, and the
+ * layer takes max(compute, communication), as if one micro-batch's dispatch and combine hid
+ * completely behind the other's compute. Not charged: pipeline bubbles where the stages of the
+ * two micro-batches do not pair up evenly. Dense layers run on the whole batch, as in SGLang
+ * (vLLM's dual batch overlap splits them too). The output head is read once per step.
  * Decode steps use DeepEP's low-latency kernels and prefill steps its normal kernels, as SGLang's
  * `--deepep-mode auto` does (python/sglang/srt/layers/moe/utils.py, DeepEPMode.resolve).
  * Introduced in notebooks/05-throughput-model.ipynb; used for the incident walk-through in
@@ -23,7 +26,7 @@ import type { ModelSpec, RoutingGroups } from "../models";
 import { countParameters, kvCachePerToken } from "../params";
 import { describeValue, requireInteger, requireNumber, requireNumberArray, requireOneOf } from "../validate";
 import { allToAllTime, AllToAllKernel } from "./comm";
-import { DEFAULT_FACTORS, RankWork, RooflineFactors, WEIGHT_BYTES, WEIGHT_PRECISIONS, WeightPrecision, computePeakFlops, rankExpertTime, validateFactors } from "./roofline";
+import { DEFAULT_FACTORS, RankWork, RooflineFactors, WEIGHT_BYTES, WEIGHT_PRECISIONS, WeightPrecision, computePeakFlops, rankExpertTime, rooflineTime, validateFactors } from "./roofline";
 
 /** The model fields the step model needs (built from a catalog entry by `stepModelFromSpec`). */
 export interface StepModel {
@@ -56,6 +59,8 @@ export interface StepModel {
   nonExpertParams: number;
   /** Group-limited routing (DeepSeek-V3: 4 of 8 groups), or null. */
   routingGroups: RoutingGroups | null;
+  /** Output head (vocabulary x hidden; the input embedding when tied), read once per step. */
+  outputHeadParams: number;
 }
 
 /**
@@ -89,6 +94,7 @@ export function stepModelFromSpec(spec: ModelSpec): StepModel {
     localAttention: kv.windowTokens === null ? null : { windowTokens: kv.windowTokens, localFraction: kv.numLocalLayers / kv.numLayers },
     nonExpertParams: counts.total.total - counts.total.routedExperts,
     routingGroups: a.routingGroups ?? null,
+    outputHeadParams: counts.total.outputHead || counts.total.inputEmbedding,
   };
 }
 
@@ -100,7 +106,10 @@ export type KvPrecision = "bf16" | "fp8";
 export const KV_PRECISIONS: readonly KvPrecision[] = ["bf16", "fp8"];
 
 /**
- * Bytes per KV-cache element: 2 for BF16, 1 for FP8 (per-tensor scales, a few bytes per layer, not counted).
+ * Bytes per KV-cache element: 2 for BF16, 1 for FP8 (per-tensor scales, a few bytes per layer, not
+ * counted). That is vLLM's and SGLang's `fp8_e4m3` cache. Formats that keep part of the entry in
+ * BF16 save less: FlashMLA's sparse `fp8_ds_mla` (DeepSeek-V3.2) stores 656 bytes per token and
+ * layer against MLA's 1152 in BF16, 0.57x rather than 0.5x.
  * @throws {RangeError} for another precision.
  * @example kvBytesPerElement("fp8") // => 1
  */
@@ -174,13 +183,18 @@ export function attentionTime(
  * @param expertLoads token copies routed to each logical expert, `[numExperts]`.
  * @param ep ranks; must divide the number of slots.
  * @param phy2log logical expert of each physical slot, `[slots]` (optional).
+ * @param microBatches the work of one of this many equal micro-batches (default 1, the whole
+ *   batch): tokens / microBatches, and the expected active experts of a random share of the
+ *   tokens: a slot with n >= 1 tokens has one in a given micro-batch with probability 1 - (1 - 1/m)^n.
  * @throws {RangeError} when ep does not divide the slots, or a slot names an unknown expert.
  * @example rankWorkFromLoads([6, 0, 2, 2], 2) // => [{ tokens: 6, activeExperts: 1 }, { tokens: 4, activeExperts: 2 }]
+ * @example rankWorkFromLoads([6, 0, 2, 2], 2, undefined, 2)[1] // => { tokens: 2, activeExperts: 1.5 }
  */
-export function rankWorkFromLoads(expertLoads: ArrayLike<number>, ep: number, phy2log?: ArrayLike<number>): RankWork[] {
+export function rankWorkFromLoads(expertLoads: ArrayLike<number>, ep: number, phy2log?: ArrayLike<number>, microBatches = 1): RankWork[] {
   const loads = requireNumberArray("expertLoads", expertLoads, { min: 0 });
   const numExperts = loads.length;
   requireInteger("ep", ep, { min: 1 });
+  const m = requireInteger("microBatches", microBatches, { min: 1 });
   const slots = phy2log === undefined ? Array.from({ length: numExperts }, (_, i) => i) : Array.from(requireNumberArray("phy2log", phy2log, { min: 0, max: numExperts - 1 }));
   if (slots.length % ep !== 0) {
     throw new RangeError(`ep must divide the ${phy2log === undefined ? "number of experts" : "number of physical slots"} (${slots.length}), got ${ep}`);
@@ -200,8 +214,9 @@ export function rankWorkFromLoads(expertLoads: ArrayLike<number>, ep: number, ph
     let activeExperts = 0;
     for (let s = r * perRank; s < (r + 1) * perRank; s++) {
       const share = loads[slots[s]] / replicas[slots[s]];
-      tokens += share;
-      if (share > 0) activeExperts++;
+      tokens += share / m;
+      // A slot that has tokens has at least one (a fractional share is an average over batches).
+      if (share > 0) activeExperts += 1 - (1 - 1 / m) ** Math.max(1, share);
     }
     out.push({ tokens, activeExperts });
   }
@@ -224,7 +239,10 @@ export interface StepInput {
   expertLoads?: ArrayLike<number>;
   /** Placement, `[slots]` (default: contiguous, slot s holds expert s). */
   phy2log?: ArrayLike<number>;
-  /** Per-rank work given directly (overrides expertLoads / phy2log), `[ep]`. */
+  /**
+   * Per-rank work given directly (overrides expertLoads / phy2log), `[ep]`. With two-batch overlap
+   * each micro-batch gets half the tokens and is charged all the active experts.
+   */
   rankWork?: RankWork[];
   factors?: RooflineFactors;
   /** Routed-expert weight precision (default bf16). */
@@ -233,16 +251,29 @@ export interface StepInput {
   rankWeightPrecision?: WeightPrecision[];
   /** KV-cache element type (default bf16): FP8 halves the KV bytes attention reads. */
   kvPrecision?: KvPrecision;
-  /** Non-expert weights (attention, shared experts, dense MLPs), default bf16. */
-  densePrecision?: WeightPrecision;
+  /** Attention, shared experts and dense MLPs: bf16 (default) or fp8. The output head stays BF16. */
+  densePrecision?: DensePrecision;
   /**
-   * Two-batch overlap: run the batch as two micro-batches of half its tokens and hide each one's
-   * communication behind the other's compute. Default false.
+   * Two-batch overlap in the MoE layers: run the batch as two micro-batches of half its tokens and
+   * hide each one's communication behind the other's compute. Default false. Below 2 tokens per
+   * rank the batch is not split (a micro-batch would be empty).
    */
   overlapCommunication?: boolean;
   /** Fixed latency per all-to-all call (microseconds). */
   allToAllLatencyUs?: number;
 }
+
+/** Non-expert weight precisions the step model takes (FP4 attention is not a deployment on Hopper). */
+export type DensePrecision = "bf16" | "fp8";
+export const DENSE_PRECISIONS: readonly DensePrecision[] = ["bf16", "fp8"];
+
+/**
+ * SMs DeepEP's normal (prefill) kernels occupy while they run: `Buffer.num_sms`, 20 by default
+ * (deepseek-ai/DeepEP, deep_ep/buffer.py). Under two-batch overlap the compute of the other
+ * micro-batch runs on the remaining SMs (SGLang gives DeepGEMM total SMs minus DeepEP's). The
+ * low-latency (decode) kernels send from hooks and hold no SMs.
+ */
+export const DEEPEP_NORMAL_KERNEL_SMS = 20;
 
 /**
  * The modelled step, part by part (seconds per MoE layer unless named otherwise). With two-batch
@@ -267,11 +298,20 @@ export interface StepBreakdown {
    * larger of those two.
    */
   bound: "attention" | "experts" | "communication";
-  /** A whole forward pass: MoE layers plus dense layers (attention + dense MLP; two half-batch runs with overlap). */
+  /** The output head (logits) once per step: the whole BF16 vocabulary matrix is read. */
+  outputHeadSeconds: number;
+  /** A whole forward pass: MoE layers, dense layers (attention + dense MLP, whole batch) and the output head. */
   forwardSeconds: number;
   /** Tokens per second per GPU: tokensPerRank / forwardSeconds. */
   tokensPerSecondPerGpu: number;
   tokensPerRank: number;
+  /** 2 with two-batch overlap (1 below 2 tokens per rank), else 1. */
+  microBatches: number;
+  /**
+   * Factor on the overlapped compute for the SMs the communication kernels hold (prefill under
+   * two-batch overlap: sms / (sms - DEEPEP_NORMAL_KERNEL_SMS)), else 1.
+   */
+  overlapComputeScale: number;
   /** Token copies on each rank, `[ep]`. */
   rankTokens: number[];
   /** Routed-expert time of each rank (both micro-batches with overlap), `[ep]`. */
@@ -303,20 +343,25 @@ export function stepTime(input: StepInput): StepBreakdown {
   const mode = requireOneOf("mode", input.mode, ["decode", "prefill"]);
   const factors = validateFactors(input.factors ?? DEFAULT_FACTORS);
   const precision = requireOneOf("weightPrecision", input.weightPrecision ?? "bf16", WEIGHT_PRECISIONS);
-  const densePrecision = requireOneOf("densePrecision", input.densePrecision ?? "bf16", WEIGHT_PRECISIONS);
+  const densePrecision = requireOneOf("densePrecision", input.densePrecision ?? "bf16", DENSE_PRECISIONS);
   const E = model.numRoutedExperts;
   if (input.phy2log === undefined && input.rankWork === undefined && E % ep !== 0) {
     throw new RangeError(`ep must divide numRoutedExperts (${E}) of ${model.id}, got ${ep}`);
   }
   const tokensPerRank = batchTokens / ep;
+  // Two-batch overlap splits the MoE layers' batch in two, unless a half would be empty.
+  const runs = input.overlapCommunication && tokensPerRank >= 2 ? 2 : 1;
   let rankWork: RankWork[];
+  let runWork: RankWork[];
   if (input.rankWork !== undefined) {
     if (!Array.isArray(input.rankWork) || input.rankWork.length !== ep) throw new RangeError(`rankWork must have ep = ${ep} items, got ${describeValue(input.rankWork)}`);
     rankWork = input.rankWork;
+    runWork = rankWork.map((w) => ({ tokens: w.tokens / runs, activeExperts: w.activeExperts }));
   } else {
     const loads = input.expertLoads ?? new Array<number>(E).fill((batchTokens * model.topK) / E);
     if (loads.length !== E) throw new RangeError(`expertLoads must have numRoutedExperts = ${E} items, got ${loads.length}`);
     rankWork = rankWorkFromLoads(loads, ep, input.phy2log);
+    runWork = runs === 1 ? rankWork : rankWorkFromLoads(loads, ep, input.phy2log, runs);
   }
   const rankPrecision = input.rankWeightPrecision ?? new Array<WeightPrecision>(ep).fill(precision);
   if (rankPrecision.length !== ep) throw new RangeError(`rankWeightPrecision must have ep = ${ep} items, got ${rankPrecision.length}`);
@@ -324,37 +369,49 @@ export function stepTime(input: StepInput): StepBreakdown {
   const rankTokens = rankWork.map((w) => w.tokens);
   const meanTokens = rankTokens.reduce((a, b) => a + b, 0) / ep;
   const maxTokens = Math.max(...rankTokens);
-  // Two-batch overlap: each part is run twice on half the tokens (half of every rank's load).
-  const runs = input.overlapCommunication ? 2 : 1;
-  const share = 1 / runs;
-  const rankTimes = rankWork.map((w, r) => rankExpertTime({ tokens: w.tokens * share, activeExperts: w.activeExperts }, { hiddenSize: model.hiddenSize, intermediateSize: model.expertIntermediateSize }, gpu, factors, rankPrecision[r]));
-  let slowestRank = 0;
-  rankTimes.forEach((t, r) => {
-    if (t.seconds > rankTimes[slowestRank].seconds) slowestRank = r;
-  });
-  const runTokens = tokensPerRank * share;
-  const shared =
-    model.numSharedExperts > 0 && runTokens > 0
-      ? runs * rankExpertTime({ tokens: runTokens * model.numSharedExperts, activeExperts: model.numSharedExperts }, { hiddenSize: model.hiddenSize, intermediateSize: model.sharedIntermediateSize }, gpu, factors, densePrecision).seconds
-      : 0;
-  const attentionRun = attentionTime(model, gpu, { tokensPerRank: runTokens, contextTokens, mode, kvPrecision: input.kvPrecision, weightPrecision: densePrecision }, factors);
-  const attentionSeconds = runs * attentionRun.seconds;
   // Decode on the low-latency kernels, prefill on the normal ones (SGLang's --deepep-mode auto).
   const kernel: AllToAllKernel = mode === "decode" ? "lowLatency" : "normal";
-  const comm = allToAllTime({ tokensPerRank: runTokens, topK: model.topK, hiddenSize: model.hiddenSize, ep, maxReceivedCopies: maxTokens * share, fixedLatencyUs: input.allToAllLatencyUs, nvlinkBidirGBps: gpu.nvlinkBidirGBps, numExperts: model.numRoutedExperts, routingGroups: model.routingGroups, kernel }, deepep);
+  // Overlapped with the normal kernels, compute keeps the SMs they do not hold.
+  const overlapComputeScale = runs === 2 && kernel === "normal" ? gpu.sms / (gpu.sms - DEEPEP_NORMAL_KERNEL_SMS) : 1;
+  const expertShape = { hiddenSize: model.hiddenSize, intermediateSize: model.expertIntermediateSize };
+  const rankTimes = runWork.map((w, r) => (w.tokens > 0 ? rankExpertTime(w, expertShape, gpu, factors, rankPrecision[r]) : null));
+  const rankSeconds = rankTimes.map((t) => (t ? runs * overlapComputeScale * t.seconds : 0));
+  let slowestRank = 0;
+  rankSeconds.forEach((t, r) => {
+    if (t > rankSeconds[slowestRank]) slowestRank = r;
+  });
+  const runTokens = tokensPerRank / runs;
+  const sharedTime = (tokens: number): number =>
+    model.numSharedExperts > 0 && tokens > 0
+      ? rankExpertTime({ tokens: tokens * model.numSharedExperts, activeExperts: model.numSharedExperts }, { hiddenSize: model.hiddenSize, intermediateSize: model.sharedIntermediateSize }, gpu, factors, densePrecision).seconds
+      : 0;
+  const attentionOf = (tokens: number) => attentionTime(model, gpu, { tokensPerRank: tokens, contextTokens, mode, kvPrecision: input.kvPrecision, weightPrecision: densePrecision }, factors);
+  const attentionRun = attentionOf(runTokens);
+  const attentionSeconds = runs * overlapComputeScale * attentionRun.seconds;
+  const shared = runs * overlapComputeScale * sharedTime(runTokens);
+  const comm = allToAllTime({ tokensPerRank: runTokens, topK: model.topK, hiddenSize: model.hiddenSize, ep, maxReceivedCopies: maxTokens / runs, fixedLatencyUs: input.allToAllLatencyUs, nvlinkBidirGBps: gpu.nvlinkBidirGBps, numExperts: model.numRoutedExperts, routingGroups: model.routingGroups, kernel }, deepep);
   const communicationSeconds = runs * comm.seconds;
-  const routed = runs * rankTimes[slowestRank].seconds;
+  const routed = rankSeconds[slowestRank];
   const expertSeconds = routed + shared;
   const compute = attentionSeconds + expertSeconds;
-  const layerSeconds = input.overlapCommunication ? Math.max(compute, communicationSeconds) : compute + communicationSeconds;
+  const layerSeconds = runs === 2 ? Math.max(compute, communicationSeconds) : compute + communicationSeconds;
+  // Dense layers run on the whole batch (SGLang's two-batch overlap covers the MoE layers only).
   const denseMlp =
-    model.denseIntermediateSize > 0 && runTokens > 0
-      ? runs * rankExpertTime({ tokens: runTokens, activeExperts: 1 }, { hiddenSize: model.hiddenSize, intermediateSize: model.denseIntermediateSize }, gpu, factors, densePrecision).seconds
+    model.denseIntermediateSize > 0 && tokensPerRank > 0
+      ? rankExpertTime({ tokens: tokensPerRank, activeExperts: 1 }, { hiddenSize: model.hiddenSize, intermediateSize: model.denseIntermediateSize }, gpu, factors, densePrecision).seconds
       : 0;
-  const forwardSeconds = model.numMoeLayers * layerSeconds + (model.numLayers - model.numMoeLayers) * (attentionSeconds + denseMlp);
+  const denseAttention = runs === 1 ? attentionRun.seconds : attentionOf(tokensPerRank).seconds;
+  // Logits: decode, one per token; prefill, one per sequence (its last token).
+  const logitTokens = mode === "decode" ? tokensPerRank : tokensPerRank / Math.max(1, contextTokens);
+  const outputHeadSeconds =
+    tokensPerRank > 0
+      ? rooflineTime({ weightBytes: model.outputHeadParams * WEIGHT_BYTES.bf16, activationBytes: 0, flops: 2 * model.outputHeadParams * logitTokens }, gpu, factors, "bf16").seconds
+      : 0;
+  const forwardSeconds = model.numMoeLayers * layerSeconds + (model.numLayers - model.numMoeLayers) * (denseAttention + denseMlp) + outputHeadSeconds;
   const parts = { attention: attentionSeconds, experts: expertSeconds, communication: communicationSeconds };
   const largest = (Object.keys(parts) as Array<keyof typeof parts>).reduce((a, b) => (parts[b] > parts[a] ? b : a));
-  const bound = !input.overlapCommunication ? largest : communicationSeconds > compute ? "communication" : expertSeconds > attentionSeconds ? "experts" : "attention";
+  const bound = runs === 1 ? largest : communicationSeconds > compute ? "communication" : expertSeconds > attentionSeconds ? "experts" : "attention";
+  const slowest = rankTimes[slowestRank];
   return {
     attentionSeconds,
     routedExpertSeconds: routed,
@@ -365,14 +422,17 @@ export function stepTime(input: StepInput): StepBreakdown {
     communicationSeconds,
     layerSeconds,
     bound,
+    outputHeadSeconds,
     forwardSeconds,
     tokensPerSecondPerGpu: forwardSeconds > 0 ? tokensPerRank / forwardSeconds : 0,
     tokensPerRank,
+    microBatches: runs,
+    overlapComputeScale,
     rankTokens,
-    rankExpertSeconds: rankTimes.map((t) => runs * t.seconds),
+    rankExpertSeconds: rankSeconds,
     slowestRank,
     rankImbalance: meanTokens > 0 ? maxTokens / meanTokens : 1,
-    expertBound: rankTimes[slowestRank].bound,
+    expertBound: slowest ? slowest.bound : "memory",
     allToAllKernel: comm.kernel,
     allToAllNvlinkScale: comm.nvlinkScale,
     attentionBound: attentionRun.bound,
