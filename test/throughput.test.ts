@@ -393,6 +393,19 @@ test("stepTime: FP8 non-expert weights halve the bytes of attention, shared expe
   assert.throws(() => stepTime({ ...base, densePrecision: "int8" as never }), /densePrecision must be one of bf16, fp8, got "int8"/);
 });
 
+test("runScenario: popularitySeed keeps the hot experts while seed draws another batch", () => {
+  const base = { model: "deepseek-v3", gpu: "h100", ep: 32, batchTokens: 131072, mode: "prefill", weightPrecision: "fp8" } as const;
+  const hottest = (loads: number[]) => [...loads.keys()].sort((a, b) => loads[b] - loads[a]).slice(0, 8).sort((a, b) => a - b);
+  const a = runScenario({ ...base, seed: 1 });
+  assert.deepEqual(runScenario({ ...base, seed: 1, popularitySeed: 1 }).expertLoads, a.expertLoads, "popularitySeed = seed is the default");
+  const sameTraffic = runScenario({ ...base, seed: 2, popularitySeed: 1 });
+  const newTraffic = runScenario({ ...base, seed: 2 });
+  assert.notDeepEqual(sameTraffic.expertLoads, a.expertLoads, "another batch");
+  assert.deepEqual(hottest(sameTraffic.expertLoads), hottest(a.expertLoads), "the same hot experts");
+  assert.notDeepEqual(hottest(newTraffic.expertLoads), hottest(a.expertLoads), "a new seed alone reshuffles them");
+  assert.throws(() => runScenario({ ...base, popularitySeed: 1.5 }), /popularitySeed must be an integer, got 1\.5/);
+});
+
 test("realbWhatIf: lower precision on overloaded ranks only, marked unverified", () => {
   const s = runScenario({ model: "llama-4-maverick", gpu: "h100", ep: 32, batchTokens: 131072, mode: "prefill" });
   const r = realbWhatIf(s.input, 1.2, "fp8");

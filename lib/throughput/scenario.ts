@@ -44,6 +44,11 @@ export interface ScenarioOptions {
   zipfExponent?: number;
   /** Seed of the routing draws and of the shuffle of hot experts over expert ids, default 0. */
   seed?: number;
+  /**
+   * Seed of the shuffle alone (which experts are hot), default `seed`. Set it to keep the same hot
+   * experts while `seed` draws another batch: a restart changes the batch, not the traffic.
+   */
+  popularitySeed?: number;
   factors?: RooflineFactors;
   /** Routed-expert weights, default "bf16". */
   weightPrecision?: WeightPrecision;
@@ -171,7 +176,9 @@ export function runScenario(options: ScenarioOptions, hardware: HardwareData = l
   const zipf = requireNumber("zipfExponent", options.zipfExponent ?? DEFAULT_ZIPF_EXPONENT, { min: 0 });
   const seed = requireInteger("seed", options.seed ?? 0);
   const rng = createRng(seed);
-  const popularity = shuffledZipf(E, zipf, rng);
+  const shuffled = shuffledZipf(E, zipf, rng); // advances the draw stream the same way whatever popularitySeed is
+  const popularitySeed = options.popularitySeed === undefined ? seed : requireInteger("popularitySeed", options.popularitySeed);
+  const popularity = popularitySeed === seed ? shuffled : shuffledZipf(E, zipf, createRng(popularitySeed));
   const routing = routePopularity(rng, { numTokens: batchTokens, numExperts: E, topK: model.topK, popularity: { kind: "weights", weights: popularity } });
   const expertLoads = routing.loads.slice();
   const phy2log =
