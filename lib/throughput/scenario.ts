@@ -10,12 +10,12 @@
 import { rebalanceExperts, initialPlacement } from "../eplb";
 import { GpuSpec, HardwareData, getGpu, hbmBytes, loadHardware } from "../hardware";
 import { loadModel } from "../models";
-import { memoryPerRank } from "../params";
+import { kvCachePerToken, memoryPerRank } from "../params";
 import { Rng, createRng } from "../rng";
 import { popularityWeights, routePopularity } from "../routing";
 import { describeValue, requireInteger, requireNumber, requireOneOf } from "../validate";
 import { DEFAULT_FACTORS, RooflineFactors, WEIGHT_PRECISIONS, WeightPrecision } from "./roofline";
-import { DENSE_PRECISIONS, DensePrecision, KV_PRECISIONS, KvPrecision, StepBreakdown, StepInput, StepMode, StepModel, kvBytesPerElement, stepModelFromSpec, stepTime } from "./step";
+import { DENSE_PRECISIONS, DensePrecision, KV_PRECISIONS, KvPrecision, StepBreakdown, StepInput, StepMode, StepModel, stepModelFromSpec, stepTime } from "./step";
 
 /** Where the routed experts live. */
 export type Placement = "contiguous" | "eplb";
@@ -233,7 +233,7 @@ function memoryOf({ spec, gpu, ep, batchTokens, contextTokens, mode, redundant, 
   const mem = memoryPerRank(spec, { epSize: ep, redundantExperts: redundant, expertDtype: paramsDtype(precision), denseDtype: paramsDtype(densePrecision) });
   const usableBytes = hbmBytes(gpu) * (1 - HBM_RESERVE_FRACTION);
   const kvBudgetBytes = Math.max(0, usableBytes - mem.expertBytes - mem.nonExpertBytes);
-  const kvCapacityTokens = Math.floor(kvBudgetBytes / ((stepModelFromSpec(spec).kvBytesPerToken * kvBytesPerElement(kvPrecision)) / 2));
+  const kvCapacityTokens = Math.floor(kvBudgetBytes / kvCachePerToken(spec, kvPrecision).allLayersBytes);
   const kvTokensNeeded = mode === "decode" ? (batchTokens / ep) * contextTokens : batchTokens / ep;
   return {
     expertBytes: mem.expertBytes,

@@ -23,7 +23,7 @@
 import type { DeepEpTables, GpuSpec } from "../hardware";
 import { hbmBytesPerSecond, peakFlops } from "../hardware";
 import type { ModelSpec, RoutingGroups } from "../models";
-import { countParameters, kvCachePerToken } from "../params";
+import { bytesPerParam, countParameters, kvCachePerToken } from "../params";
 import { describeValue, requireInteger, requireNumber, requireNumberArray, requireOneOf } from "../validate";
 import { allToAllTime, AllToAllKernel } from "./comm";
 import { DEFAULT_FACTORS, RankWork, RooflineFactors, WEIGHT_BYTES, WEIGHT_PRECISIONS, WeightPrecision, computePeakFlops, rankExpertTime, rooflineTime, validateFactors } from "./roofline";
@@ -114,7 +114,7 @@ export const KV_PRECISIONS: readonly KvPrecision[] = ["bf16", "fp8"];
  * @example kvBytesPerElement("fp8") // => 1
  */
 export function kvBytesPerElement(precision: KvPrecision): number {
-  return requireOneOf("kvPrecision", precision, KV_PRECISIONS) === "fp8" ? 1 : 2;
+  return bytesPerParam(requireOneOf("kvPrecision", precision, KV_PRECISIONS));
 }
 
 /** Attention time of one rank for one layer. */
