@@ -196,6 +196,19 @@ export function readUserFile(file: string, kind: string): string {
   }
 }
 
+/**
+ * `--capture FILE` and `--timestamp` of a command that writes capture records, checked: the file
+ * (undefined without --capture) and the capture's optional `timestamp` (only with --timestamp).
+ * @throws {CliError} for an empty --capture, or --timestamp without --capture.
+ */
+export function captureTarget(args: ParsedArgs): { file: string | undefined; stamp: { timestamp?: string } } {
+  const file = getString(args, "capture");
+  if (file === "") throw new CliError('--capture must be a file path, got ""');
+  const timestamp = getFlag(args, "timestamp");
+  if (file === undefined && timestamp) throw new CliError("--timestamp needs --capture FILE (it records when a capture was taken)");
+  return { file, stamp: timestamp ? { timestamp: new Date().toISOString() } : {} };
+}
+
 /** Where a command writes; tests pass buffers, `main` passes the process streams. */
 export interface CommandIO {
   out(text: string): void;

@@ -4,7 +4,7 @@
  * layers_with_experts), plus the part-by-part breakdown, the published figures and KV bytes per token.
  * `--json` prints those keys at the top level; `--capture FILE` also writes them as a capture record.
  */
-import { Command, CliError, getFlag, getString, OptionSpecs, startCommand } from "./args";
+import { Command, CliError, captureTarget, getFlag, getString, OptionSpecs, startCommand } from "./args";
 import { listModels, loadModel, ModelSpec } from "../lib/models";
 import {
   comparePublished, countParameters, expertBytes, formatBytes, formatParams, kvCachePerToken, paramsTemplate, PartCounts,
@@ -85,9 +85,7 @@ export const paramsCommand: Command = {
   run(argv, io) {
     const args = startCommand(argv, SPECS, io, { usage: "moe-lab params <model> [--json] [--capture FILE] | moe-lab params --list", summary: this.summary, positionals: true });
     if (!args) return 0;
-    const file = getString(args, "capture");
-    if (file === "") throw new CliError('--capture must be a file path, got ""');
-    if (file === undefined && getFlag(args, "timestamp")) throw new CliError("--timestamp needs --capture FILE (it records when a capture was taken)");
+    const { file, stamp } = captureTarget(args);
     if (getFlag(args, "list")) {
       if (args.positionals.length) throw new CliError(`--list takes no model, got ${JSON.stringify(args.positionals[0])}`);
       if (file !== undefined) throw new CliError("--list writes no capture: --capture FILE needs a model id instead of --list");
@@ -102,7 +100,7 @@ export const paramsCommand: Command = {
     const model = loadModel(id);
     const template = paramsTemplate(model);
     if (file !== undefined) {
-      writeCapture(file, createCapture(`params ${id}`, template, { source: `moe-lab params ${id}`, ...(getFlag(args, "timestamp") ? { timestamp: new Date().toISOString() } : {}) }));
+      writeCapture(file, createCapture(`params ${id}`, template, { source: `moe-lab params ${id}`, ...stamp }));
     }
     io.out(getFlag(args, "json") ? JSON.stringify(template) + "\n" : formatText(model));
     return 0;

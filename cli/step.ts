@@ -4,7 +4,7 @@
  * with a seeded RNG and a contiguous or EPLB placement. `--capture FILE` also writes the scenario
  * and its breakdown as a capture record, so two runs can be lined up with `moe-lab compare`.
  */
-import { Command, CliError, OptionSpecs, getFlag, getNumber, getString, startCommand } from "./args";
+import { Command, CliError, OptionSpecs, captureTarget, getFlag, getNumber, getString, startCommand } from "./args";
 import { createCapture, writeCapture } from "../lib/capture";
 import { DEEPEP_NORMAL_KERNEL_SMS, DEFAULT_ZIPF_EXPONENT, DensePrecision, HBM_RESERVE_FRACTION, FACTOR_CHOICES, FactorChoice, KvPrecision, factorsFor, runFields, runScenario, Placement, ScenarioResult, StepMode, WEIGHT_PRECISIONS, WeightPrecision } from "../lib/throughput";
 import { getGpu, hbmBytes } from "../lib/hardware";
@@ -118,9 +118,7 @@ export const stepCommand: Command = {
     for (const req of ["model", "ep", "tokens"]) {
       if (args.options[req] === undefined) throw new CliError(`--${req} is required`);
     }
-    const captureFile = getString(args, "capture");
-    if (captureFile === "") throw new CliError('--capture must be a file path, got ""');
-    if (captureFile === undefined && getFlag(args, "timestamp")) throw new CliError("--timestamp needs --capture FILE (it records when a capture was taken)");
+    const { file: captureFile, stamp } = captureTarget(args);
     let r;
     let routing: RoutingOptions;
     try {
@@ -159,7 +157,7 @@ export const stepCommand: Command = {
     if (captureFile !== undefined) {
       const name = `step ${r.model.id} ${r.gpu.id} EP${r.ep} ${r.input.batchTokens} tokens ${r.placement}`;
       const source = commandLine(r, routing);
-      writeCapture(captureFile, createCapture(name, captureFields(r, routing), { source, ...(getFlag(args, "timestamp") ? { timestamp: new Date().toISOString() } : {}) }));
+      writeCapture(captureFile, createCapture(name, captureFields(r, routing), { source, ...stamp }));
     }
     const b = r.breakdown;
     if (getFlag(args, "json")) {
