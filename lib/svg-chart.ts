@@ -10,7 +10,7 @@
  *   `fill` (tozeroy, tozerox, tonexty, toself) and `fillcolor`, `opacity`, `visible`;
  * - layout: `title`, `barmode` (group, stack, relative, overlay), `bargap`, `bargroupgap`,
  *   `xaxis`/`yaxis` `type` (linear, log, category), `title`, `range`, `tickangle`, `showgrid`,
- *   `zeroline`; `showlegend` and `legend.orientation`; `margin`, `width`, `height`, `font`,
+ *   `zeroline`, `showticklabels` (y axis); `showlegend` and `legend.orientation`; `margin`, `width`, `height`, `font`,
  *   `colorway`, `paper_bgcolor`, `plot_bgcolor`;
  * - `shapes` of type line and rect and `annotations` (text, with or without an arrow), in data
  *   or `paper` coordinates: what `horizontalLine` / `verticalLine` in ./charts produce. As in
@@ -735,7 +735,9 @@ export function figureToSvg(fig: Figure, options: SvgChartOptions = {}): string 
 
   const yLabelWidth = () => widest(yAxis.ticks.map((t) => t.label), fs);
   const makeYTicks = (len: number) => {
-    yAxis.ticks = yKind === "log" ? logTicks(yAxis.lo, yAxis.hi, Math.floor(len / 22)) : linearTicks(yAxis.lo, yAxis.hi, Math.max(2, Math.round(len / 50)));
+    // A y axis without tick labels (Plotly's showticklabels: false) draws no ticks or grid lines either.
+    if (yIn.showticklabels === false) yAxis.ticks = [];
+    else yAxis.ticks = yKind === "log" ? logTicks(yAxis.lo, yAxis.hi, Math.floor(len / 22)) : linearTicks(yAxis.lo, yAxis.hi, Math.max(2, Math.round(len / 50)));
   };
   // X ticks: labels must not overlap; category labels turn (-30 degrees, as Plotly) or thin out.
   let xAngle = 0;

@@ -131,6 +131,12 @@ test("step says whether the batch's KV cache fits, and how many sequences would"
   assert.deepEqual([j.weightPrecision, j.overlapCommunication, j.zipfExponent, j.seed], ["fp8", false, 0.4, 0]);
   const overlapped = runCli([...base, "--tokens", String(16 * 32), "--overlap", "--skew", "0.2"]);
   assert.match(overlapped.stdout, /^ {2}assumptions +fp8 experts, bf16 non-expert weights, bf16 KV cache, Zipf skew 0\.2, seed 0, communication overlapped with compute \(two micro-batches\)$/m);
+  // The layer line says how long the compute stream waits for a transfer the other micro-batch does not hide.
+  const overlappedJson = JSON.parse(runCli([...base, "--tokens", String(16 * 32), "--overlap", "--skew", "0.2", "--json"]).stdout);
+  const idle = /^ {2}layer .*; compute waits ([\d.]+) us for dispatch\/combine$/m.exec(overlapped.stdout);
+  assert.ok(idle, overlapped.stdout);
+  assert.equal(Number(idle[1]), +(overlappedJson.computeIdleSeconds * 1e6).toFixed(1));
+  assert.doesNotMatch(runCli([...base, "--tokens", String(16 * 32)]).stdout, /compute waits/);
   const prefill = runCli([...base, "--tokens", String(4096 * 32), "--mode", "prefill", "--overlap"]);
   assert.match(prefill.stdout, /communication overlapped with compute \(two micro-batches, compute on 112 of 132 SMs while DeepEP sends\)$/m);
   const tiny = runCli([...base, "--tokens", "32", "--overlap", "--json"]);

@@ -33,6 +33,7 @@ import {
   stepModelFromSpec,
   stepTime,
   syntheticCalibrationRows,
+  twoBatchOverlap,
 } from "../lib/throughput";
 import { runCli } from "./helpers";
 
@@ -206,7 +207,7 @@ test("stepModelFromSpec uses the catalog: MoE layers, KV bytes, top-k", () => {
   assert.equal(maverick.kvBytesPerTokenPerLayer, 2 * 8 * 128 * 2);
 });
 
-test("stepTime: breakdown sums to the layer time; two-batch overlap runs two half batches and takes the max; bound is the largest part", () => {
+test("stepTime: breakdown sums to the layer time; two-batch overlap runs two half batches through SGLang's stage schedule; bound is the largest part", () => {
   for (const [model, ep, mode, batch] of [[dsv3, 32, "decode", 4096], [dsv3, 8, "prefill", 32768], [maverick, 16, "decode", 2048]] as const) {
     const input = { model, gpu, deepep: hw.deepep, ep, batchTokens: batch, mode, contextTokens: 4096 } as const;
     const b = stepTime(input);
@@ -231,7 +232,22 @@ test("stepTime: breakdown sums to the layer time; two-batch overlap runs two hal
     const share = loads[0];
     close(runWork.activeExperts, (model.numRoutedExperts / ep) * (1 - 0.5 ** Math.max(1, share)), 1e-12);
     close(o.routedExpertSeconds, 2 * scale * rankExpertTime(runWork, { hiddenSize: model.hiddenSize, intermediateSize: model.expertIntermediateSize }, gpu).seconds, 1e-12);
-    close(o.layerSeconds, Math.max(o.attentionSeconds + o.expertSeconds, o.communicationSeconds), 1e-12);
+    // The MoE layers are SGLang's stage schedule replayed with one micro-batch's work: somewhere
+    // between a perfect overlap (the longer of compute and communication) and none (their sum).
+    const projection = attentionTime(model, gpu, { tokensPerRank: batch / 2 / ep, contextTokens: 4096, mode }).projectionShare;
+    const work = {
+      attentionProjectionSeconds: scale * half.attentionSeconds * projection,
+      attentionCoreSeconds: scale * half.attentionSeconds * (1 - projection),
+      sharedExpertSeconds: o.sharedExpertSeconds / 2,
+      routedExpertSeconds: o.routedExpertSeconds / 2,
+      dispatchSeconds: half.dispatchSeconds,
+      combineSeconds: half.combineSeconds,
+    };
+    close(o.layerSeconds * model.numMoeLayers, twoBatchOverlap({ mode, numLayers: model.numMoeLayers, work }).seconds, 1e-12);
+    const computeSum = o.attentionSeconds + o.expertSeconds;
+    assert.ok(o.layerSeconds >= Math.max(computeSum, o.communicationSeconds) * (1 - 1e-12) && o.layerSeconds <= (computeSum + o.communicationSeconds) * (1 + 1e-12), `${o.layerSeconds}`);
+    close(o.computeIdleSeconds, o.layerSeconds - computeSum, 1e-12);
+    close(b.computeIdleSeconds, b.communicationSeconds, 1e-12);
     // Dense layers and the output head run on the whole batch either way.
     close(o.forwardSeconds - model.numMoeLayers * o.layerSeconds, b.forwardSeconds - model.numMoeLayers * b.layerSeconds, 1e-9);
     assert.ok(b.outputHeadSeconds > 0 && b.outputHeadSeconds === o.outputHeadSeconds);
@@ -239,7 +255,6 @@ test("stepTime: breakdown sums to the layer time; two-batch overlap runs two hal
     // Splitting costs something: it is never faster than a free overlap of the whole batch's parts.
     assert.ok(o.layerSeconds >= Math.max(b.attentionSeconds + b.expertSeconds, b.communicationSeconds) * (1 - 1e-12));
     // With overlap, "communication" only when it outlasts attention + experts; else the larger compute part.
-    const computeSum = o.attentionSeconds + o.expertSeconds;
     assert.equal(o.bound, o.communicationSeconds > computeSum ? "communication" : o.expertSeconds > o.attentionSeconds ? "experts" : "attention");
   }
 });

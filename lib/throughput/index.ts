@@ -14,6 +14,7 @@ export * from "./roofline";
 export * from "./calibration";
 export * from "./fit";
 export * from "./comm";
+export * from "./overlap";
 export * from "./step";
 export * from "./scenario";
 export * from "./report";

@@ -2,7 +2,8 @@
  * Tables and charts of the throughput model, for notebooks 05 and 07: a markdown table builder,
  * the stacked step-breakdown chart, the roofline curve with (optional) measured points, and the
  * published-GEMM chart (achieved TFLOPS against tokens per expert, measured and modelled) and the
- * roofline plot of published rows (achieved TFLOPS against arithmetic intensity).
+ * roofline plot of published rows (achieved TFLOPS against arithmetic intensity), and the timeline
+ * of a two-batch overlap schedule.
  * Introduced in notebooks/05-throughput-model.ipynb.
  */
 import type { GpuSpec } from "../hardware";
@@ -10,6 +11,7 @@ import { COLORS, Figure, figure, horizontalLine, withLines } from "../charts";
 import { hbmBytesPerSecond } from "../hardware";
 import { describeValue } from "../validate";
 import type { CalibrationRow } from "./calibration";
+import type { OverlapOp, OverlapSegment } from "./overlap";
 import { UNIT_FACTORS } from "./fit";
 import type { PublishedGemm } from "./published";
 import { RooflineFactors, WeightPrecision, computePeakFlops, computeRate, gemmTime, validateFactors } from "./roofline";
@@ -233,4 +235,67 @@ export function rooflinePlotFigure(rows: readonly PublishedGemm[], gpu: GpuSpec,
     });
   });
   return tflopsFigure(traces, `Roofline plot: ${rows.length} measured GEMMs against the modelled ceilings`, "arithmetic intensity (FLOPs per byte of HBM traffic)", gpu, precision);
+}
+
+/** Short labels of the overlap schedule's operations, for the timeline's boxes. */
+const OP_LABELS: Readonly<Record<OverlapOp, string>> = {
+  "attention projections": "proj",
+  "attention core": "attn",
+  attention: "attn",
+  "shared experts": "shared",
+  "routed experts": "experts",
+  dispatch: "dispatch",
+  combine: "combine",
+};
+
+/**
+ * The timeline of a two-batch overlap schedule (`twoBatchOverlap(..., timeline: true)` or
+ * `stepTime`'s `overlapSegments`): one lane for the compute stream, one for the transfers; a box
+ * per operation, blue for micro-batch A and orange for B, labelled when wide enough. Gaps in the
+ * compute lane are the GPU waiting for a transfer. Shows `layers` MoE layers (default 1) from
+ * micro-batch A's start of layer `fromLayer` (default 0), with whatever B does meanwhile; times in
+ * microseconds from that start.
+ * @throws {TypeError} for segments that are not an array or a non-string title; {RangeError} when
+ *   micro-batch A has no operation in layer `fromLayer`.
+ * @example overlapTimelineFigure([{ resource: "compute", microBatch: 0, layer: 0, op: "attention", startSeconds: 0, endSeconds: 1e-4 }], { title: "t" }).layout.shapes.length // => 1
+ */
+export function overlapTimelineFigure(segments: readonly OverlapSegment[], options: { title: string; fromLayer?: number; layers?: number }): Figure {
+  if (!Array.isArray(segments)) throw new TypeError(`segments must be an array of overlap segments, got ${describeValue(segments)}`);
+  if (typeof options?.title !== "string") throw new TypeError(`options.title must be a string, got ${describeValue(options?.title)}`);
+  const from = options.fromLayer ?? 0;
+  const to = from + (options.layers ?? 1);
+  // The window: from micro-batch A's first operation in layer `from` to its first in layer `to`
+  // (or the end); every operation of either micro-batch inside it is drawn, clipped to it.
+  const startOfA = (layer: number) => Math.min(...segments.filter((s) => s.microBatch === 0 && s.layer === layer).map((s) => s.startSeconds));
+  const t0 = startOfA(from);
+  if (!Number.isFinite(t0)) throw new RangeError(`fromLayer must name a layer of the schedule (0 to ${Math.max(-1, ...segments.map((s) => s.layer))}), got ${describeValue(from)}`);
+  const next = startOfA(to);
+  const t1 = Number.isFinite(next) ? next : Math.max(...segments.map((s) => s.endSeconds));
+  const shown = segments.filter((s) => s.endSeconds > t0 && s.startSeconds < t1).map((s) => ({ ...s, startSeconds: Math.max(s.startSeconds, t0), endSeconds: Math.min(s.endSeconds, t1) }));
+  const us = (t: number) => +((t - t0) * 1e6).toFixed(2);
+  const colors = [COLORS.base, COLORS.cap];
+  const shapes = shown.map((s) => {
+    const y = s.resource === "compute" ? 1 : 0;
+    return { type: "rect", x0: us(s.startSeconds), x1: us(s.endSeconds), y0: y - 0.35, y1: y + 0.35, fillcolor: colors[s.microBatch], line: { color: "#ffffff", width: 1 } };
+  });
+  const span = us(t1);
+  const annotations = shown
+    .filter((s) => us(s.endSeconds) - us(s.startSeconds) > span / 14)
+    .map((s) => ({ x: (us(s.startSeconds) + us(s.endSeconds)) / 2, y: s.resource === "compute" ? 1 : 0, text: `${"AB"[s.microBatch]} ${OP_LABELS[s.op as OverlapOp]}`, showarrow: false, font: { size: 11 } }));
+  const laneNames = [
+    { xref: "paper", x: 0, y: 1.5, xanchor: "left", text: "compute stream", showarrow: false, font: { color: COLORS.mean } },
+    { xref: "paper", x: 0, y: 0.5, xanchor: "left", text: "transfers (dispatch, combine)", showarrow: false, font: { color: COLORS.mean } },
+  ];
+  // The boxes are layout shapes; one invisible point spans the axes for Plotly's autorange.
+  const span_ = { type: "scatter", mode: "markers", x: [0, span], y: [-0.5, 1.7], marker: { size: 1, color: "rgba(0,0,0,0)" }, showlegend: false, hoverinfo: "skip" };
+  return figure([span_], {
+    title: options.title,
+    layout: {
+      shapes,
+      annotations: [...laneNames, ...annotations],
+      xaxis: { title: { text: "microseconds (blue: micro-batch A, orange: B; gaps in the compute lane: waiting for a transfer)" }, range: [0, span] },
+      yaxis: { range: [-0.5, 1.75], showticklabels: false, showgrid: false, zeroline: false },
+      height: 300,
+    },
+  });
 }

@@ -11,9 +11,9 @@
  * two-batch overlap, DeepSeek's dual micro-batch), each a random half of every expert's tokens:
  * every part is the sum of its two half-batch runs (memory-bound weights are read twice, fixed
  * latencies paid twice), compute loses the SMs DeepEP's normal (prefill) kernels hold, and the
- * layer takes max(compute, communication), as if one micro-batch's dispatch and combine hid
- * completely behind the other's compute. Not charged: pipeline bubbles where the stages of the
- * two micro-batches do not pair up evenly. Dense layers run on the whole batch, as in SGLang
+ * MoE layers' time is SGLang's stage schedule replayed (./overlap, `twoBatchOverlap`): one
+ * micro-batch's dispatch and combine hide behind the other's compute only as far as their stages
+ * pair up, and the compute stream idles where they do not. Dense layers run on the whole batch, as in SGLang
  * (vLLM's dual batch overlap splits them too). The output head is read once per step.
  * Decode steps use DeepEP's low-latency kernels and prefill steps its normal kernels, as SGLang's
  * `--deepep-mode auto` does (python/sglang/srt/layers/moe/utils.py, DeepEPMode.resolve).
@@ -26,6 +26,7 @@ import type { ModelSpec, RoutingGroups } from "../models";
 import { bytesPerParam, countParameters, kvCachePerToken } from "../params";
 import { describeValue, requireInteger, requireNumber, requireNumberArray, requireOneOf } from "../validate";
 import { allToAllTime, AllToAllKernel } from "./comm";
+import { OverlapSegment, twoBatchOverlap } from "./overlap";
 import { DEFAULT_FACTORS, RankWork, RooflineFactors, WEIGHT_BYTES, WEIGHT_PRECISIONS, WeightPrecision, computePeakFlops, rankExpertTime, rooflineTime, validateFactors } from "./roofline";
 
 /** The model fields the step model needs (built from a catalog entry by `stepModelFromSpec`). */
@@ -128,6 +129,11 @@ export interface AttentionTime {
   weightBytes: number;
   flops: number;
   bound: "memory" | "compute";
+  /**
+   * Share of `seconds` in the projections (their weight bytes, or their FLOPs when compute-bound);
+   * the rest is the core on the KV cache. Two-batch overlap in decode runs the two in separate stages.
+   */
+  projectionShare: number;
 }
 
 /**
@@ -164,7 +170,10 @@ export function attentionTime(
   const coreFlops = tokens * 2 * dim * meanAttended;
   const flops = projectionFlops + coreFlops;
   const memorySeconds = (weightBytes + kvBytes) / (hbmBytesPerSecond(gpu) * factors.memoryEfficiency);
-  const computeSeconds = (projectionFlops / computePeakFlops(gpu, weightPrecision) + coreFlops / peakFlops(gpu, "bf16")) / factors.computeEfficiency;
+  const projectionComputeSeconds = projectionFlops / computePeakFlops(gpu, weightPrecision) / factors.computeEfficiency;
+  const computeSeconds = projectionComputeSeconds + coreFlops / peakFlops(gpu, "bf16") / factors.computeEfficiency;
+  const computeBound = computeSeconds > memorySeconds;
+  const projectionShare = computeBound ? projectionComputeSeconds / computeSeconds : weightBytes + kvBytes > 0 ? weightBytes / (weightBytes + kvBytes) : 0;
   return {
     seconds: tokens > 0 ? Math.max(memorySeconds, computeSeconds) + factors.overheadSeconds : 0,
     memorySeconds,
@@ -172,7 +181,8 @@ export function attentionTime(
     kvBytes,
     weightBytes,
     flops,
-    bound: computeSeconds > memorySeconds ? "compute" : "memory",
+    bound: computeBound ? "compute" : "memory",
+    projectionShare,
   };
 }
 
@@ -259,6 +269,8 @@ export interface StepInput {
    * rank the batch is not split (a micro-batch would be empty).
    */
   overlapCommunication?: boolean;
+  /** With two-batch overlap: also return the replayed schedule (`overlapSegments`, for a timeline chart). */
+  overlapTimeline?: boolean;
   /** Fixed latency per all-to-all call (microseconds). */
   allToAllLatencyUs?: number;
 }
@@ -290,8 +302,17 @@ export interface StepBreakdown {
   combineSeconds: number;
   /** dispatch + combine. */
   communicationSeconds: number;
-  /** One MoE layer: the sum of the parts, or max(attention + experts, communication) with overlap. */
+  /**
+   * One MoE layer: the sum of the parts, or with overlap the replayed two-batch schedule of all
+   * the MoE layers (`twoBatchOverlap`) divided by their number.
+   */
   layerSeconds: number;
+  /**
+   * Per MoE layer, the time the compute stream waits for dispatch or combine: layerSeconds -
+   * (attention + experts). Without overlap that is the communication; with it, what the other
+   * micro-batch's compute does not hide (pipeline bubbles included).
+   */
+  computeIdleSeconds: number;
   /**
    * What sets the layer's time: without overlap the largest of attention / experts /
    * communication; with overlap "communication" when it outlasts attention + experts, else the
@@ -325,6 +346,8 @@ export interface StepBreakdown {
   /** Factor on DeepEP's H800 bandwidth: this GPU's NVLink over the H800's for the normal kernels inside a node (EP <= 8), else 1. */
   allToAllNvlinkScale: number;
   attentionBound: "memory" | "compute";
+  /** With two-batch overlap and `overlapTimeline`: every operation of the replayed MoE layers, in issue order. */
+  overlapSegments?: OverlapSegment[];
 }
 
 /**
@@ -350,7 +373,7 @@ export function stepTime(input: StepInput): StepBreakdown {
   }
   const tokensPerRank = batchTokens / ep;
   // Two-batch overlap splits the MoE layers' batch in two, unless a half would be empty.
-  const runs = input.overlapCommunication && tokensPerRank >= 2 ? 2 : 1;
+  const runs = input.overlapCommunication && tokensPerRank >= 2 && model.numMoeLayers >= 1 ? 2 : 1;
   let rankWork: RankWork[];
   let runWork: RankWork[];
   if (input.rankWork !== undefined) {
@@ -394,7 +417,24 @@ export function stepTime(input: StepInput): StepBreakdown {
   const routed = rankSeconds[slowestRank];
   const expertSeconds = routed + shared;
   const compute = attentionSeconds + expertSeconds;
-  const layerSeconds = runs === 2 ? Math.max(compute, communicationSeconds) : compute + communicationSeconds;
+  // Overlapped: replay the two micro-batches' stages over all MoE layers (pipeline bubbles included).
+  const overlap =
+    runs === 2
+      ? twoBatchOverlap({
+          mode,
+          numLayers: model.numMoeLayers,
+          timeline: input.overlapTimeline === true,
+          work: {
+            attentionProjectionSeconds: overlapComputeScale * attentionRun.seconds * attentionRun.projectionShare,
+            attentionCoreSeconds: overlapComputeScale * attentionRun.seconds * (1 - attentionRun.projectionShare),
+            sharedExpertSeconds: shared / runs,
+            routedExpertSeconds: rankSeconds[slowestRank] / runs,
+            dispatchSeconds: comm.dispatchSeconds,
+            combineSeconds: comm.combineSeconds,
+          },
+        })
+      : null;
+  const layerSeconds = overlap ? overlap.seconds / model.numMoeLayers : compute + communicationSeconds;
   // Dense layers run on the whole batch (SGLang's two-batch overlap covers the MoE layers only).
   const denseMlp =
     model.denseIntermediateSize > 0 && tokensPerRank > 0
@@ -421,6 +461,7 @@ export function stepTime(input: StepInput): StepBreakdown {
     combineSeconds: runs * comm.combineSeconds,
     communicationSeconds,
     layerSeconds,
+    computeIdleSeconds: layerSeconds - compute,
     bound,
     outputHeadSeconds,
     forwardSeconds,
@@ -436,5 +477,6 @@ export function stepTime(input: StepInput): StepBreakdown {
     allToAllKernel: comm.kernel,
     allToAllNvlinkScale: comm.nvlinkScale,
     attentionBound: attentionRun.bound,
+    ...(overlap?.segments ? { overlapSegments: overlap.segments } : {}),
   };
 }

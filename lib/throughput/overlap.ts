@@ -1,0 +1,151 @@
+/**
+ * Two-batch overlap, replayed stage by stage: the MoE layers of a forward pass run as two
+ * micro-batches whose stages alternate on the GPU's compute stream, while each one's dispatch and
+ * combine travel in the background. The stage order is SGLang's for DeepSeek models
+ * (python/sglang/srt/batch_overlap/operations_strategy.py, `_compute_moe_deepseek_blog_prefill` /
+ * `_decode`), which follows DeepSeek's published dual micro-batch profiles:
+ *
+ * - prefill, micro-batch B starting together with A (0 stages behind):
+ *   `[attention, send dispatch] | [receive dispatch, experts, send combine] | [shared experts, receive combine]`
+ *   (the last stage runs on into the next layer's first);
+ * - decode, B two stages behind A, attention split in two so that the stages pair up:
+ *   `[attention: projections] | [attention: core] | [send dispatch, shared experts] | [receive dispatch, experts, send combine] | [receive combine]`.
+ *
+ * Executors alternate one stage each (A, B, A, B, ...; A's first `delay` stages run alone). On
+ * the compute stream every operation runs in issue order, and a receive blocks it until that
+ * transfer has arrived: a stage that waits on communication leaves the GPU idle, which is the
+ * pipeline bubble a "max(compute, communication)" estimate does not charge. Transfers start when
+ * sent and run one at a time (A's combine and B's dispatch share the links, so two in flight take
+ * as long as one after the other). Gating, layer norms and the residual adds are not timed.
+ * Introduced in notebooks/05-throughput-model.ipynb (section 7); used by `stepTime` with
+ * `overlapCommunication`.
+ */
+import { describeValue, requireInteger, requireNumber, requireOneOf } from "../validate";
+
+/** What one micro-batch does in one MoE layer, in seconds (both micro-batches do the same). */
+export interface MicroBatchWork {
+  /** Attention before the KV cache is read (projections). */
+  attentionProjectionSeconds: number;
+  /** Attention on the KV cache (the core). */
+  attentionCoreSeconds: number;
+  sharedExpertSeconds: number;
+  /** Routed experts (the slowest rank's). */
+  routedExpertSeconds: number;
+  dispatchSeconds: number;
+  combineSeconds: number;
+}
+
+/** An operation of the overlap schedule (`send`/`receive` start a transfer / wait for it). */
+export type OverlapOp = "attention projections" | "attention core" | "attention" | "shared experts" | "routed experts" | "dispatch" | "combine";
+
+/** One stretch of work in the replayed schedule. */
+export interface OverlapSegment {
+  resource: "compute" | "communication";
+  /** 0 for micro-batch A, 1 for B. */
+  microBatch: 0 | 1;
+  /** MoE layer, from 0. */
+  layer: number;
+  op: OverlapOp;
+  startSeconds: number;
+  endSeconds: number;
+}
+
+/** The replayed forward pass's MoE layers. */
+export interface OverlapResult {
+  /** From the first stage to the last transfer received. */
+  seconds: number;
+  /** Time the compute stream is busy (both micro-batches, all layers). */
+  computeSeconds: number;
+  /** Time a transfer is in flight. */
+  communicationSeconds: number;
+  /** seconds - computeSeconds: the compute stream waiting for a transfer. */
+  computeIdleSeconds: number;
+  /** Stages of micro-batch B behind A: 2 in decode, 0 in prefill. */
+  delayStages: number;
+  /** Every operation with its start and end, in issue order (only with `timeline: true`). */
+  segments?: OverlapSegment[];
+}
+
+type Step = { kind: "compute"; op: OverlapOp; seconds: number } | { kind: "send" | "receive"; op: "dispatch" | "combine" };
+
+/** One layer's stages for one micro-batch, by mode (the mode's stage order above). */
+function layerStages(mode: "decode" | "prefill", w: MicroBatchWork): Step[][] {
+  const compute = (op: OverlapOp, seconds: number): Step => ({ kind: "compute", op, seconds });
+  const send = (op: "dispatch" | "combine"): Step => ({ kind: "send", op });
+  const receive = (op: "dispatch" | "combine"): Step => ({ kind: "receive", op });
+  const experts = [receive("dispatch"), compute("routed experts", w.routedExpertSeconds), send("combine")];
+  if (mode === "prefill") {
+    return [[compute("attention", w.attentionProjectionSeconds + w.attentionCoreSeconds), send("dispatch")], experts, [compute("shared experts", w.sharedExpertSeconds), receive("combine")]];
+  }
+  return [
+    [compute("attention projections", w.attentionProjectionSeconds)],
+    [compute("attention core", w.attentionCoreSeconds)],
+    [send("dispatch"), compute("shared experts", w.sharedExpertSeconds)],
+    experts,
+    [receive("combine")],
+  ];
+}
+
+/**
+ * Replays two-batch overlap over `numLayers` MoE layers and times it.
+ * @param input.mode "decode" (DeepEP's low-latency kernels; B two stages behind A) or "prefill" (B with A).
+ * @param input.numLayers MoE layers in the forward pass (>= 1).
+ * @param input.work one micro-batch's seconds per layer (each >= 0).
+ * @param input.timeline also return every operation's start and end (for a chart).
+ * @throws {RangeError} for numLayers < 1 or a negative or non-finite time; {TypeError} for a missing work field.
+ * @example twoBatchOverlap({ mode: "prefill", numLayers: 1, work: { attentionProjectionSeconds: 0, attentionCoreSeconds: 2, sharedExpertSeconds: 0, routedExpertSeconds: 2, dispatchSeconds: 0, combineSeconds: 0 } }).seconds // => 8
+ * @example twoBatchOverlap({ mode: "prefill", numLayers: 1, work: { attentionProjectionSeconds: 0, attentionCoreSeconds: 1, sharedExpertSeconds: 0, routedExpertSeconds: 1, dispatchSeconds: 1, combineSeconds: 1 } }).seconds // => 5
+ */
+export function twoBatchOverlap(input: { mode: "decode" | "prefill"; numLayers: number; work: MicroBatchWork; timeline?: boolean }): OverlapResult {
+  if (typeof input !== "object" || input === null) throw new TypeError(`input must be an object, got ${describeValue(input)}`);
+  const mode = requireOneOf("mode", input.mode, ["decode", "prefill"]);
+  const numLayers = requireInteger("numLayers", input.numLayers, { min: 1 });
+  const w = input.work;
+  if (typeof w !== "object" || w === null) throw new TypeError(`work must be a MicroBatchWork object, got ${describeValue(w)}`);
+  const fields: Array<keyof MicroBatchWork> = ["attentionProjectionSeconds", "attentionCoreSeconds", "sharedExpertSeconds", "routedExpertSeconds", "dispatchSeconds", "combineSeconds"];
+  for (const f of fields) requireNumber(`work.${f}`, w[f], { min: 0 });
+  const perLayer = layerStages(mode, w);
+  // Each micro-batch's stages over the whole pass: a layer's last stage runs on into the next layer's first.
+  const stages: Array<{ layer: number; steps: Step[] }> = [];
+  for (let layer = 0; layer < numLayers; layer++) {
+    perLayer.forEach((steps, i) => {
+      if (i === 0 && layer > 0) stages[stages.length - 1].steps.push(...steps.map((s) => ({ ...s, layer })));
+      else stages.push({ layer, steps: steps.map((s) => ({ ...s, layer })) });
+    });
+  }
+  const delayStages = mode === "decode" ? 2 : 0;
+  // Issue order: A's first `delay` stages alone, then A and B alternating, then B's last `delay`.
+  const order: Array<{ mb: 0 | 1; index: number }> = [];
+  for (let i = 0; i < delayStages; i++) order.push({ mb: 0, index: i });
+  for (let i = delayStages; i < stages.length; i++) order.push({ mb: 0, index: i }, { mb: 1, index: i - delayStages });
+  for (let i = stages.length - delayStages; i < stages.length; i++) order.push({ mb: 1, index: i });
+
+  let computeFree = 0;
+  let linkFree = 0;
+  let computeBusy = 0;
+  let linkBusy = 0;
+  const arrival = new Map<string, number>();
+  const segments: OverlapSegment[] = [];
+  const dur = (op: "dispatch" | "combine") => (op === "dispatch" ? w.dispatchSeconds : w.combineSeconds);
+  for (const { mb, index } of order) {
+    for (const s of stages[index].steps as Array<Step & { layer: number }>) {
+      const key = `${mb}:${s.layer}:${s.op}`;
+      if (s.kind === "compute") {
+        if (s.seconds > 0) segments.push({ resource: "compute", microBatch: mb, layer: s.layer, op: s.op, startSeconds: computeFree, endSeconds: computeFree + s.seconds });
+        computeFree += s.seconds;
+        computeBusy += s.seconds;
+      } else if (s.kind === "send") {
+        const start = Math.max(computeFree, linkFree);
+        linkFree = start + dur(s.op);
+        linkBusy += dur(s.op);
+        arrival.set(key, linkFree);
+        if (dur(s.op) > 0) segments.push({ resource: "communication", microBatch: mb, layer: s.layer, op: s.op, startSeconds: start, endSeconds: linkFree });
+      } else {
+        computeFree = Math.max(computeFree, arrival.get(key) as number);
+      }
+    }
+  }
+  const result: OverlapResult = { seconds: computeFree, computeSeconds: computeBusy, communicationSeconds: linkBusy, computeIdleSeconds: computeFree - computeBusy, delayStages };
+  if (input.timeline) result.segments = segments;
+  return result;
+}

@@ -1,0 +1,83 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { MicroBatchWork, twoBatchOverlap } from "../lib/throughput";
+
+const zero: MicroBatchWork = { attentionProjectionSeconds: 0, attentionCoreSeconds: 0, sharedExpertSeconds: 0, routedExpertSeconds: 0, dispatchSeconds: 0, combineSeconds: 0 };
+const computeOf = (w: MicroBatchWork) => w.attentionProjectionSeconds + w.attentionCoreSeconds + w.sharedExpertSeconds + w.routedExpertSeconds;
+const close = (a: number, b: number, what = "") => assert.ok(Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
+
+test("twoBatchOverlap: without communication the compute of both micro-batches adds up; without compute the transfers do", () => {
+  for (const mode of ["decode", "prefill"] as const) {
+    const w = { ...zero, attentionProjectionSeconds: 1, attentionCoreSeconds: 2, sharedExpertSeconds: 0.5, routedExpertSeconds: 3 };
+    const r = twoBatchOverlap({ mode, numLayers: 7, work: w });
+    close(r.seconds, 2 * 7 * 6.5, mode);
+    assert.equal(r.computeIdleSeconds, 0);
+    const c = twoBatchOverlap({ mode, numLayers: 7, work: { ...zero, dispatchSeconds: 2, combineSeconds: 1 } });
+    close(c.seconds, 2 * 7 * 3, mode);
+    close(c.communicationSeconds, 2 * 7 * 3, mode);
+    assert.equal(c.computeSeconds, 0);
+  }
+});
+
+test("twoBatchOverlap: one layer, worked by hand in both schedules", () => {
+  const w = { ...zero, attentionCoreSeconds: 1, routedExpertSeconds: 1, dispatchSeconds: 1, combineSeconds: 1 };
+  // Prefill (B with A): A attention 0-1, dispatch 1-2; B attention 1-2, dispatch 2-3; A experts 2-3,
+  // combine 3-4; B experts 3-4, combine 4-5. Five, where the parts of the whole batch add to eight.
+  assert.equal(twoBatchOverlap({ mode: "prefill", numLayers: 1, work: w }).seconds, 5);
+  // Decode (B two stages behind): A projections 0-1, core 1-2, dispatch 2-3; B projections 2-3;
+  // A experts 3-4, combine 4-5; B core 4-5; A waits for its combine (5); B dispatch 5-6, experts
+  // 6-7, combine 7-8.
+  const d = twoBatchOverlap({ mode: "decode", numLayers: 1, work: { ...w, attentionProjectionSeconds: 1, attentionCoreSeconds: 1 }, timeline: true });
+  assert.equal(d.seconds, 8);
+  assert.equal(d.delayStages, 2);
+  assert.deepEqual(
+    d.segments?.map((s) => `${"AB"[s.microBatch]} ${s.op} ${s.startSeconds}-${s.endSeconds}`),
+    ["A attention projections 0-1", "A attention core 1-2", "A dispatch 2-3", "B attention projections 2-3", "A routed experts 3-4", "A combine 4-5", "B attention core 4-5", "B dispatch 5-6", "B routed experts 6-7", "B combine 7-8"],
+  );
+});
+
+test("twoBatchOverlap: between a perfect overlap and none; each resource does one thing at a time; data arrives before it is used", () => {
+  const t = fc.double({ min: 0, max: 10, noNaN: true });
+  fc.assert(
+    fc.property(fc.constantFrom("decode" as const, "prefill" as const), fc.integer({ min: 1, max: 6 }), t, t, t, t, t, t, (mode, numLayers, a, b, c, d, e, f) => {
+      const work = { attentionProjectionSeconds: a, attentionCoreSeconds: b, sharedExpertSeconds: c, routedExpertSeconds: d, dispatchSeconds: e, combineSeconds: f };
+      const r = twoBatchOverlap({ mode, numLayers, work, timeline: true });
+      const compute = 2 * numLayers * computeOf(work);
+      const comm = 2 * numLayers * (e + f);
+      close(r.computeSeconds, compute, "compute");
+      close(r.communicationSeconds, comm, "communication");
+      assert.ok(r.seconds >= Math.max(compute, comm) * (1 - 1e-12) && r.seconds <= (compute + comm) * (1 + 1e-12), `${r.seconds}`);
+      close(r.computeIdleSeconds, r.seconds - compute, "idle");
+      const segs = r.segments ?? [];
+      for (const resource of ["compute", "communication"] as const) {
+        const on = segs.filter((s) => s.resource === resource).sort((x, y) => x.startSeconds - y.startSeconds);
+        for (let i = 1; i < on.length; i++) assert.ok(on[i].startSeconds >= on[i - 1].endSeconds - 1e-12, `${resource} overlaps itself`);
+      }
+      for (const s of segs.filter((x) => x.op === "routed experts")) {
+        const dispatch = segs.find((x) => x.op === "dispatch" && x.microBatch === s.microBatch && x.layer === s.layer);
+        if (dispatch) assert.ok(s.startSeconds >= dispatch.endSeconds - 1e-12, "experts wait for their tokens");
+      }
+    }),
+    { numRuns: 300, seed: 5 },
+  );
+});
+
+test("twoBatchOverlap: balanced stages hide the transfers; unbalanced ones leave the compute stream idle", () => {
+  // Prefill with attention = experts = dispatch = combine: after the first layer, one micro-batch's
+  // transfer always runs under the other's compute.
+  const even = twoBatchOverlap({ mode: "prefill", numLayers: 40, work: { ...zero, attentionCoreSeconds: 1, routedExpertSeconds: 1, dispatchSeconds: 1, combineSeconds: 1 } });
+  assert.ok(even.seconds / 40 < 4.1, `${even.seconds / 40} per layer`);
+  // All compute in attention: experts take no time, so each combine waits right behind its dispatch.
+  const skewed = twoBatchOverlap({ mode: "prefill", numLayers: 40, work: { ...zero, attentionCoreSeconds: 2, dispatchSeconds: 1, combineSeconds: 1 } });
+  assert.ok(skewed.seconds / 40 > 4.5, `${skewed.seconds / 40} per layer: max(compute, communication) would say 4`);
+});
+
+test("twoBatchOverlap: bad input names the parameter", () => {
+  assert.throws(() => twoBatchOverlap({ mode: "decode", numLayers: 0, work: zero }), /RangeError: numLayers must be .*got 0/);
+  assert.throws(() => twoBatchOverlap({ mode: "training" as never, numLayers: 1, work: zero }), /mode must be one of/);
+  assert.throws(() => twoBatchOverlap({ mode: "decode", numLayers: 1, work: { ...zero, dispatchSeconds: -1 } }), /work\.dispatchSeconds must be .*got -1/);
+  assert.throws(() => twoBatchOverlap({ mode: "decode", numLayers: 1, work: { ...zero, combineSeconds: undefined } as never }), /work\.combineSeconds/);
+  assert.throws(() => twoBatchOverlap({ mode: "decode", numLayers: 1, work: null as never }), /TypeError: work must be/);
+  assert.throws(() => twoBatchOverlap(null as never), /TypeError: input must be an object/);
+});
