@@ -1,7 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { MicroBatchWork, twoBatchOverlap } from "../lib/throughput";
+import { MicroBatchWork, overlapTimelineFigure, twoBatchOverlap } from "../lib/throughput";
+import { COLORS } from "../lib/charts";
+import { figureToSvg } from "../lib/svg-chart";
 
 const zero: MicroBatchWork = { attentionProjectionSeconds: 0, attentionCoreSeconds: 0, sharedExpertSeconds: 0, routedExpertSeconds: 0, dispatchSeconds: 0, combineSeconds: 0 };
 const computeOf = (w: MicroBatchWork) => w.attentionProjectionSeconds + w.attentionCoreSeconds + w.sharedExpertSeconds + w.routedExpertSeconds;
@@ -80,4 +82,31 @@ test("twoBatchOverlap: bad input names the parameter", () => {
   assert.throws(() => twoBatchOverlap({ mode: "decode", numLayers: 1, work: { ...zero, combineSeconds: undefined } as never }), /work\.combineSeconds/);
   assert.throws(() => twoBatchOverlap({ mode: "decode", numLayers: 1, work: null as never }), /TypeError: work must be/);
   assert.throws(() => twoBatchOverlap(null as never), /TypeError: input must be an object/);
+});
+
+test("overlapTimelineFigure: one box per operation in the window, A blue and B orange, times from A's start of the layer", () => {
+  const w = { ...zero, attentionProjectionSeconds: 1e-4, attentionCoreSeconds: 2e-5, sharedExpertSeconds: 3e-5, routedExpertSeconds: 5e-5, dispatchSeconds: 4e-5, combineSeconds: 8e-5 };
+  const r = twoBatchOverlap({ mode: "decode", numLayers: 6, work: w, timeline: true });
+  const segs = r.segments ?? [];
+  const fig = overlapTimelineFigure(segs, { title: "t", fromLayer: 2, layers: 2 });
+  const shapes = fig.layout.shapes as Array<{ x0: number; x1: number; y0: number; fillcolor: string }>;
+  const t0 = Math.min(...segs.filter((s) => s.microBatch === 0 && s.layer === 2).map((s) => s.startSeconds));
+  const t1 = Math.min(...segs.filter((s) => s.microBatch === 0 && s.layer === 4).map((s) => s.startSeconds));
+  const inside = segs.filter((s) => s.endSeconds > t0 && s.startSeconds < t1);
+  assert.equal(shapes.length, inside.length);
+  assert.equal(Math.min(...shapes.map((s) => s.x0)), 0);
+  close(Math.max(...shapes.map((s) => s.x1)), +((t1 - t0) * 1e6).toFixed(2), "the window ends where A's layer 4 starts");
+  assert.deepEqual([...new Set(shapes.map((s) => s.fillcolor))].sort(), [COLORS.base, COLORS.cap].sort());
+  // Compute boxes on the upper lane, transfers on the lower; the compute boxes never overlap.
+  const compute = shapes.filter((s) => s.y0 > 0.5).sort((a, b) => a.x0 - b.x0);
+  assert.equal(compute.length, inside.filter((s) => s.resource === "compute").length);
+  for (let i = 1; i < compute.length; i++) assert.ok(compute[i].x0 >= compute[i - 1].x1 - 1e-9);
+  // Its static SVG draws every box, and no y tick labels (the lanes are named instead).
+  const svg = figureToSvg(fig);
+  assert.equal([...svg.matchAll(/<rect class="shape"/g)].length, shapes.length);
+  assert.doesNotMatch(svg, /class="ytick"/);
+  assert.match(svg, />compute stream</);
+  assert.throws(() => overlapTimelineFigure(segs, { title: "t", fromLayer: 9 }), /RangeError: fromLayer must name a layer of the schedule \(0 to 5\), got 9/);
+  assert.throws(() => overlapTimelineFigure("x" as never, { title: "t" }), /TypeError: segments must be an array/);
+  assert.throws(() => overlapTimelineFigure(segs, {} as never), /TypeError: options.title must be a string/);
 });
