@@ -5,13 +5,13 @@ import { MicroBatchWork, overlapTimelineFigure, twoBatchOverlap } from "../lib/t
 import { COLORS } from "../lib/charts";
 import { figureToSvg } from "../lib/svg-chart";
 
-const zero: MicroBatchWork = { attentionProjectionSeconds: 0, attentionCoreSeconds: 0, sharedExpertSeconds: 0, routedExpertSeconds: 0, dispatchSeconds: 0, combineSeconds: 0 };
-const computeOf = (w: MicroBatchWork) => w.attentionProjectionSeconds + w.attentionCoreSeconds + w.sharedExpertSeconds + w.routedExpertSeconds;
+const zero: MicroBatchWork = { attentionInputSeconds: 0, attentionCoreSeconds: 0, sharedExpertSeconds: 0, routedExpertSeconds: 0, dispatchSeconds: 0, combineSeconds: 0 };
+const computeOf = (w: MicroBatchWork) => w.attentionInputSeconds + w.attentionCoreSeconds + w.sharedExpertSeconds + w.routedExpertSeconds;
 const close = (a: number, b: number, what = "") => assert.ok(Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
 
 test("twoBatchOverlap: without communication the compute of both micro-batches adds up; without compute the transfers do", () => {
   for (const mode of ["decode", "prefill"] as const) {
-    const w = { ...zero, attentionProjectionSeconds: 1, attentionCoreSeconds: 2, sharedExpertSeconds: 0.5, routedExpertSeconds: 3 };
+    const w = { ...zero, attentionInputSeconds: 1, attentionCoreSeconds: 2, sharedExpertSeconds: 0.5, routedExpertSeconds: 3 };
     const r = twoBatchOverlap({ mode, numLayers: 7, work: w });
     close(r.seconds, 2 * 7 * 6.5, mode);
     assert.equal(r.computeIdleSeconds, 0);
@@ -30,12 +30,12 @@ test("twoBatchOverlap: one layer, worked by hand in both schedules", () => {
   // Decode (B two stages behind): A projections 0-1, core 1-2, dispatch 2-3; B projections 2-3;
   // A experts 3-4, combine 4-5; B core 4-5; A waits for its combine (5); B dispatch 5-6, experts
   // 6-7, combine 7-8.
-  const d = twoBatchOverlap({ mode: "decode", numLayers: 1, work: { ...w, attentionProjectionSeconds: 1, attentionCoreSeconds: 1 }, timeline: true });
+  const d = twoBatchOverlap({ mode: "decode", numLayers: 1, work: { ...w, attentionInputSeconds: 1, attentionCoreSeconds: 1 }, timeline: true });
   assert.equal(d.seconds, 8);
   assert.equal(d.delayStages, 2);
   assert.deepEqual(
     d.segments?.map((s) => `${"AB"[s.microBatch]} ${s.op} ${s.startSeconds}-${s.endSeconds}`),
-    ["A attention projections 0-1", "A attention core 1-2", "A dispatch 2-3", "B attention projections 2-3", "A routed experts 3-4", "A combine 4-5", "B attention core 4-5", "B dispatch 5-6", "B routed experts 6-7", "B combine 7-8"],
+    ["A attention input 0-1", "A attention core 1-2", "A dispatch 2-3", "B attention input 2-3", "A routed experts 3-4", "A combine 4-5", "B attention core 4-5", "B dispatch 5-6", "B routed experts 6-7", "B combine 7-8"],
   );
 });
 
@@ -43,7 +43,7 @@ test("twoBatchOverlap: between a perfect overlap and none; each resource does on
   const t = fc.double({ min: 0, max: 10, noNaN: true });
   fc.assert(
     fc.property(fc.constantFrom("decode" as const, "prefill" as const), fc.integer({ min: 1, max: 6 }), t, t, t, t, t, t, (mode, numLayers, a, b, c, d, e, f) => {
-      const work = { attentionProjectionSeconds: a, attentionCoreSeconds: b, sharedExpertSeconds: c, routedExpertSeconds: d, dispatchSeconds: e, combineSeconds: f };
+      const work = { attentionInputSeconds: a, attentionCoreSeconds: b, sharedExpertSeconds: c, routedExpertSeconds: d, dispatchSeconds: e, combineSeconds: f };
       const r = twoBatchOverlap({ mode, numLayers, work, timeline: true });
       const compute = 2 * numLayers * computeOf(work);
       const comm = 2 * numLayers * (e + f);
@@ -85,7 +85,7 @@ test("twoBatchOverlap: bad input names the parameter", () => {
 });
 
 test("overlapTimelineFigure: one box per operation in the window, A blue and B orange, times from A's start of the layer", () => {
-  const w = { ...zero, attentionProjectionSeconds: 1e-4, attentionCoreSeconds: 2e-5, sharedExpertSeconds: 3e-5, routedExpertSeconds: 5e-5, dispatchSeconds: 4e-5, combineSeconds: 8e-5 };
+  const w = { ...zero, attentionInputSeconds: 1e-4, attentionCoreSeconds: 2e-5, sharedExpertSeconds: 3e-5, routedExpertSeconds: 5e-5, dispatchSeconds: 4e-5, combineSeconds: 8e-5 };
   const r = twoBatchOverlap({ mode: "decode", numLayers: 6, work: w, timeline: true });
   const segs = r.segments ?? [];
   const fig = overlapTimelineFigure(segs, { title: "t", fromLayer: 2, layers: 2 });

@@ -205,6 +205,15 @@ test("stepModelFromSpec uses the catalog: MoE layers, KV bytes, top-k", () => {
   assert.equal(dsv3.topK, 8);
   assert.equal(maverick.numMoeLayers, 24);
   assert.equal(maverick.kvBytesPerTokenPerLayer, 2 * 8 * 128 * 2);
+  // After the attention kernel: the output projection (heads x value dim x hidden), plus MLA's w_vc (kv rank x heads x value dim).
+  assert.equal(dsv3.attentionOutputParamsPerLayer, 128 * 128 * 7168 + 512 * 128 * 128);
+  assert.equal(maverick.attentionOutputParamsPerLayer, 40 * 128 * 5120);
+  assert.ok(dsv3.attentionOutputParamsPerLayer < dsv3.attentionParamsPerLayer);
+  // In decode, the input projections' share of attention is their share of the bytes read.
+  const a = attentionTime(dsv3, gpu, { tokensPerRank: 16, contextTokens: 4096, mode: "decode" });
+  assert.equal(a.bound, "memory");
+  const inputBytes = a.weightBytes * (1 - dsv3.attentionOutputParamsPerLayer / dsv3.attentionParamsPerLayer);
+  assert.ok(Math.abs(a.inputProjectionShare - inputBytes / (a.weightBytes + a.kvBytes)) < 1e-12);
 });
 
 test("stepTime: breakdown sums to the layer time; two-batch overlap runs two half batches through SGLang's stage schedule; bound is the largest part", () => {
@@ -234,9 +243,9 @@ test("stepTime: breakdown sums to the layer time; two-batch overlap runs two hal
     close(o.routedExpertSeconds, 2 * scale * rankExpertTime(runWork, { hiddenSize: model.hiddenSize, intermediateSize: model.expertIntermediateSize }, gpu).seconds, 1e-12);
     // The MoE layers are SGLang's stage schedule replayed with one micro-batch's work: somewhere
     // between a perfect overlap (the longer of compute and communication) and none (their sum).
-    const projection = attentionTime(model, gpu, { tokensPerRank: batch / 2 / ep, contextTokens: 4096, mode }).projectionShare;
+    const projection = attentionTime(model, gpu, { tokensPerRank: batch / 2 / ep, contextTokens: 4096, mode }).inputProjectionShare;
     const work = {
-      attentionProjectionSeconds: scale * half.attentionSeconds * projection,
+      attentionInputSeconds: scale * half.attentionSeconds * projection,
       attentionCoreSeconds: scale * half.attentionSeconds * (1 - projection),
       sharedExpertSeconds: o.sharedExpertSeconds / 2,
       routedExpertSeconds: o.routedExpertSeconds / 2,

@@ -9,7 +9,7 @@
  *   `[attention, send dispatch] | [receive dispatch, experts, send combine] | [shared experts, receive combine]`
  *   (the last stage runs on into the next layer's first);
  * - decode, B two stages behind A, attention split in two so that the stages pair up:
- *   `[attention: projections] | [attention: core] | [send dispatch, shared experts] | [receive dispatch, experts, send combine] | [receive combine]`.
+ *   `[attention: input projections] | [attention: kernel + output projection] | [send dispatch, shared experts] | [receive dispatch, experts, send combine] | [receive combine]`.
  *
  * Executors alternate one stage each (A, B, A, B, ...; A's first `delay` stages run alone). On
  * the compute stream every operation runs in issue order, and a receive blocks it until that
@@ -24,9 +24,9 @@ import { describeValue, requireInteger, requireNumber, requireOneOf } from "../v
 
 /** What one micro-batch does in one MoE layer, in seconds (both micro-batches do the same). */
 export interface MicroBatchWork {
-  /** Attention before the KV cache is read (projections). */
-  attentionProjectionSeconds: number;
-  /** Attention on the KV cache (the core). */
+  /** Attention's input projections (q, k, v; MLA's down- and up-projections), before the attention kernel. */
+  attentionInputSeconds: number;
+  /** The attention kernel on the KV cache, then the output projection (SGLang's `op_core`). */
   attentionCoreSeconds: number;
   sharedExpertSeconds: number;
   /** Routed experts (the slowest rank's). */
@@ -36,7 +36,7 @@ export interface MicroBatchWork {
 }
 
 /** An operation of the overlap schedule (`send`/`receive` start a transfer / wait for it). */
-export type OverlapOp = "attention projections" | "attention core" | "attention" | "shared experts" | "routed experts" | "dispatch" | "combine";
+export type OverlapOp = "attention input" | "attention core" | "attention" | "shared experts" | "routed experts" | "dispatch" | "combine";
 
 /** One stretch of work in the replayed schedule. */
 export interface OverlapSegment {
@@ -75,10 +75,10 @@ function layerStages(mode: "decode" | "prefill", w: MicroBatchWork): Step[][] {
   const receive = (op: "dispatch" | "combine"): Step => ({ kind: "receive", op });
   const experts = [receive("dispatch"), compute("routed experts", w.routedExpertSeconds), send("combine")];
   if (mode === "prefill") {
-    return [[compute("attention", w.attentionProjectionSeconds + w.attentionCoreSeconds), send("dispatch")], experts, [compute("shared experts", w.sharedExpertSeconds), receive("combine")]];
+    return [[compute("attention", w.attentionInputSeconds + w.attentionCoreSeconds), send("dispatch")], experts, [compute("shared experts", w.sharedExpertSeconds), receive("combine")]];
   }
   return [
-    [compute("attention projections", w.attentionProjectionSeconds)],
+    [compute("attention input", w.attentionInputSeconds)],
     [compute("attention core", w.attentionCoreSeconds)],
     [send("dispatch"), compute("shared experts", w.sharedExpertSeconds)],
     experts,
@@ -93,8 +93,8 @@ function layerStages(mode: "decode" | "prefill", w: MicroBatchWork): Step[][] {
  * @param input.work one micro-batch's seconds per layer (each >= 0).
  * @param input.timeline also return every operation's start and end (for a chart).
  * @throws {RangeError} for numLayers < 1 or a negative or non-finite time; {TypeError} for a missing work field.
- * @example twoBatchOverlap({ mode: "prefill", numLayers: 1, work: { attentionProjectionSeconds: 0, attentionCoreSeconds: 2, sharedExpertSeconds: 0, routedExpertSeconds: 2, dispatchSeconds: 0, combineSeconds: 0 } }).seconds // => 8
- * @example twoBatchOverlap({ mode: "prefill", numLayers: 1, work: { attentionProjectionSeconds: 0, attentionCoreSeconds: 1, sharedExpertSeconds: 0, routedExpertSeconds: 1, dispatchSeconds: 1, combineSeconds: 1 } }).seconds // => 5
+ * @example twoBatchOverlap({ mode: "prefill", numLayers: 1, work: { attentionInputSeconds: 0, attentionCoreSeconds: 2, sharedExpertSeconds: 0, routedExpertSeconds: 2, dispatchSeconds: 0, combineSeconds: 0 } }).seconds // => 8
+ * @example twoBatchOverlap({ mode: "prefill", numLayers: 1, work: { attentionInputSeconds: 0, attentionCoreSeconds: 1, sharedExpertSeconds: 0, routedExpertSeconds: 1, dispatchSeconds: 1, combineSeconds: 1 } }).seconds // => 5
  */
 export function twoBatchOverlap(input: { mode: "decode" | "prefill"; numLayers: number; work: MicroBatchWork; timeline?: boolean }): OverlapResult {
   if (typeof input !== "object" || input === null) throw new TypeError(`input must be an object, got ${describeValue(input)}`);
@@ -102,7 +102,7 @@ export function twoBatchOverlap(input: { mode: "decode" | "prefill"; numLayers: 
   const numLayers = requireInteger("numLayers", input.numLayers, { min: 1 });
   const w = input.work;
   if (typeof w !== "object" || w === null) throw new TypeError(`work must be a MicroBatchWork object, got ${describeValue(w)}`);
-  const fields: Array<keyof MicroBatchWork> = ["attentionProjectionSeconds", "attentionCoreSeconds", "sharedExpertSeconds", "routedExpertSeconds", "dispatchSeconds", "combineSeconds"];
+  const fields: Array<keyof MicroBatchWork> = ["attentionInputSeconds", "attentionCoreSeconds", "sharedExpertSeconds", "routedExpertSeconds", "dispatchSeconds", "combineSeconds"];
   for (const f of fields) requireNumber(`work.${f}`, w[f], { min: 0 });
   const perLayer = layerStages(mode, w);
   // Each micro-batch's stages over the whole pass: a layer's last stage runs on into the next layer's first.

@@ -239,13 +239,13 @@ export function rooflinePlotFigure(rows: readonly PublishedGemm[], gpu: GpuSpec,
 
 /** Short labels of the overlap schedule's operations, for the timeline's boxes. */
 const OP_LABELS: Readonly<Record<OverlapOp, string>> = {
-  "attention projections": "proj",
+  "attention input": "qkv",
   "attention core": "attn",
   attention: "attn",
   "shared experts": "shared",
   "routed experts": "experts",
-  dispatch: "dispatch",
-  combine: "combine",
+  dispatch: "disp.",
+  combine: "comb.",
 };
 
 /**
@@ -280,7 +280,7 @@ export function overlapTimelineFigure(segments: readonly OverlapSegment[], optio
   });
   const span = us(t1);
   const annotations = shown
-    .filter((s) => us(s.endSeconds) - us(s.startSeconds) > span / 14)
+    .filter((s) => us(s.endSeconds) - us(s.startSeconds) > span / 30)
     .map((s) => ({ x: (us(s.startSeconds) + us(s.endSeconds)) / 2, y: s.resource === "compute" ? 1 : 0, text: `${"AB"[s.microBatch]} ${OP_LABELS[s.op as OverlapOp]}`, showarrow: false, font: { size: 11 } }));
   const laneNames = [
     { xref: "paper", x: 0, y: 1.5, xanchor: "left", text: "compute stream", showarrow: false, font: { color: COLORS.mean } },

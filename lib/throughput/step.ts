@@ -46,6 +46,11 @@ export interface StepModel {
   denseIntermediateSize: number;
   /** Attention weights of one layer (parameters). */
   attentionParamsPerLayer: number;
+  /**
+   * The attention weights applied after the attention kernel: the output projection, and for MLA
+   * the value up-projection absorbed next to it (w_vc). SGLang runs them in its `op_core` stage.
+   */
+  attentionOutputParamsPerLayer: number;
   /** KV-cache bytes one layer stores per token (BF16; `kvBytesPerElement` scales it for FP8). */
   kvBytesPerTokenPerLayer: number;
   /** KV-cache bytes per token over all layers (BF16), for capacity. */
@@ -88,6 +93,10 @@ export function stepModelFromSpec(spec: ModelSpec): StepModel {
     sharedIntermediateSize: a.sharedExpertIntermediateSize ?? 0,
     denseIntermediateSize: a.denseIntermediateSize ?? 0,
     attentionParamsPerLayer: counts.perLayer.attention,
+    attentionOutputParamsPerLayer:
+      at.kind === "mla"
+        ? at.numHeads * at.vHeadDim * a.hiddenSize + at.kvLoraRank * at.numHeads * at.vHeadDim
+        : at.numHeads * at.headDim * a.hiddenSize + (at.outputBias ? a.hiddenSize : 0),
     kvBytesPerTokenPerLayer: kv.perLayerBytes,
     kvBytesPerToken: kv.allLayersBytes,
     attentionDimDecode,
@@ -130,10 +139,12 @@ export interface AttentionTime {
   flops: number;
   bound: "memory" | "compute";
   /**
-   * Share of `seconds` in the projections (their weight bytes, or their FLOPs when compute-bound);
-   * the rest is the core on the KV cache. Two-batch overlap in decode runs the two in separate stages.
+   * Share of `seconds` in the input projections (their weight bytes, or their FLOPs when
+   * compute-bound), which run before the attention kernel: SGLang's `op_prepare` stage. The rest,
+   * the attention kernel on the KV cache and the output projection (`attentionOutputParamsPerLayer`),
+   * is its `op_core` stage. Two-batch overlap in decode runs the two in separate stages.
    */
-  projectionShare: number;
+  inputProjectionShare: number;
 }
 
 /**
@@ -173,7 +184,9 @@ export function attentionTime(
   const projectionComputeSeconds = projectionFlops / computePeakFlops(gpu, weightPrecision) / factors.computeEfficiency;
   const computeSeconds = projectionComputeSeconds + coreFlops / peakFlops(gpu, "bf16") / factors.computeEfficiency;
   const computeBound = computeSeconds > memorySeconds;
-  const projectionShare = computeBound ? projectionComputeSeconds / computeSeconds : weightBytes + kvBytes > 0 ? weightBytes / (weightBytes + kvBytes) : 0;
+  // The input projections are the attention weights but the output side (o_proj, and MLA's w_vc).
+  const inputFraction = model.attentionParamsPerLayer > 0 ? 1 - model.attentionOutputParamsPerLayer / model.attentionParamsPerLayer : 0;
+  const inputProjectionShare = computeBound ? (inputFraction * projectionComputeSeconds) / computeSeconds : weightBytes + kvBytes > 0 ? (inputFraction * weightBytes) / (weightBytes + kvBytes) : 0;
   return {
     seconds: tokens > 0 ? Math.max(memorySeconds, computeSeconds) + factors.overheadSeconds : 0,
     memorySeconds,
@@ -182,7 +195,7 @@ export function attentionTime(
     weightBytes,
     flops,
     bound: computeBound ? "compute" : "memory",
-    projectionShare,
+    inputProjectionShare,
   };
 }
 
@@ -425,8 +438,8 @@ export function stepTime(input: StepInput): StepBreakdown {
           numLayers: model.numMoeLayers,
           timeline: input.overlapTimeline === true,
           work: {
-            attentionProjectionSeconds: overlapComputeScale * attentionRun.seconds * attentionRun.projectionShare,
-            attentionCoreSeconds: overlapComputeScale * attentionRun.seconds * (1 - attentionRun.projectionShare),
+            attentionInputSeconds: overlapComputeScale * attentionRun.seconds * attentionRun.inputProjectionShare,
+            attentionCoreSeconds: overlapComputeScale * attentionRun.seconds * (1 - attentionRun.inputProjectionShare),
             sharedExpertSeconds: shared / runs,
             routedExpertSeconds: rankSeconds[slowestRank] / runs,
             dispatchSeconds: comm.dispatchSeconds,
