@@ -6,7 +6,7 @@
  */
 import { Command, CliError, OptionSpecs, captureTarget, getFlag, getNumber, getString, startCommand } from "./args";
 import { createCapture, writeCapture } from "../lib/capture";
-import { DEEPEP_NORMAL_KERNEL_SMS, DEFAULT_ZIPF_EXPONENT, DensePrecision, HBM_RESERVE_FRACTION, FACTOR_CHOICES, FactorChoice, KvPrecision, factorsFor, runFields, runScenario, Placement, ScenarioResult, StepMode, WEIGHT_PRECISIONS, WeightPrecision } from "../lib/throughput";
+import { DEEPEP_NORMAL_KERNEL_SMS, DEFAULT_ZIPF_EXPONENT, OverlapWindow, overlapWindow, stepTime, DensePrecision, HBM_RESERVE_FRACTION, FACTOR_CHOICES, FactorChoice, KvPrecision, factorsFor, runFields, runScenario, Placement, ScenarioResult, StepMode, WEIGHT_PRECISIONS, WeightPrecision } from "../lib/throughput";
 import { getGpu, hbmBytes } from "../lib/hardware";
 import { requireOneOf } from "../lib/validate";
 
@@ -25,6 +25,7 @@ const SPECS: OptionSpecs = {
   factors: { kind: "string", help: "roofline factors: auto (this GPU's calibration CSV, else the assumed defaults), defaults, or published (efficiencies fitted to published kernel timings in --precision: XLA's H100 BF16 table for bf16, DeepGEMM's H800 FP8 table for fp8 and fp4)", default: "auto" },
   "dense-precision": { kind: "string", help: "attention, shared experts and dense layers: bf16 or fp8 (embeddings, output head, routers and norms stay bf16)", default: "bf16" },
   "kv-precision": { kind: "string", help: "KV-cache element type: bf16 or fp8 (fp8 holds twice the tokens and halves the bytes decode attention reads)", default: "bf16" },
+  timeline: { kind: "boolean", help: "with --overlap: also print the replayed schedule of one MoE layer from the middle of the pass (each operation's start and end, in microseconds; --json: a timeline array)" },
   overlap: { kind: "boolean", help: "two-batch overlap: run the batch as two micro-batches of half its tokens in SGLang's stage order, each one's dispatch and combine running behind the other's compute (every part is then the sum of the two; the layer includes the time compute waits for a transfer)" },
   json: { kind: "boolean", help: "print one JSON object" },
   capture: { kind: "string", help: "also write the scenario and its breakdown as a capture record to this file (see `moe-lab compare`)" },
@@ -111,6 +112,45 @@ function commandLine(r: ScenarioResult, o: RoutingOptions): string {
   ].join(" ");
 }
 
+/** One operation of `--timeline`: microseconds from micro-batch A's start of the layer. */
+interface TimelineRow {
+  resource: "compute" | "communication";
+  microBatch: string;
+  layer: number;
+  op: string;
+  startUs: number;
+  endUs: number;
+}
+
+/** A window of the replayed schedule as rows sorted by start (compute first at a tie), and its length. */
+function timelineRows(w: OverlapWindow): { rows: TimelineRow[]; endUs: number } {
+  const us = (t: number) => +((t - w.startSeconds) * 1e6).toFixed(2);
+  const rows = w.segments
+    .slice()
+    .sort((x, y) => x.startSeconds - y.startSeconds || (x.resource === "compute" ? -1 : 1))
+    .map((s) => ({ resource: s.resource, microBatch: "AB"[s.microBatch], layer: s.layer, op: s.op, startUs: us(s.startSeconds), endUs: us(s.endSeconds) }));
+  return { rows, endUs: us(w.endSeconds) };
+}
+
+/** `--timeline`'s text: a line per operation, and one wherever the compute stream waits for a transfer. */
+function timelineText(t: { rows: TimelineRow[]; endUs: number }, layer: number): string[] {
+  const line = (from: number, to: number, what: string) => `    ${from.toFixed(1).padStart(8)} - ${to.toFixed(1).padStart(8)}  ${what}`;
+  const out: string[] = [];
+  let computeFree = 0;
+  const waitUntil = (us: number) => {
+    if (us - computeFree >= 0.05) out.push(line(computeFree, us, "compute    -  waits for a transfer"));
+  };
+  for (const r of t.rows) {
+    if (r.resource === "compute") {
+      waitUntil(r.startUs);
+      computeFree = r.endUs;
+    }
+    out.push(line(r.startUs, r.endUs, `${r.resource === "compute" ? "compute  " : "transfer "}  ${r.microBatch}  ${r.op}${r.layer === layer ? "" : ` (layer ${r.layer})`}`));
+  }
+  waitUntil(t.endUs); // the combine that opens A's next layer
+  return out;
+}
+
 export const stepCommand: Command = {
   summary: "modelled MoE layer step time under expert parallelism, with its breakdown",
   run(argv, io) {
@@ -120,7 +160,9 @@ export const stepCommand: Command = {
       if (args.options[req] === undefined) throw new CliError(`--${req} is required`);
     }
     const { file: captureFile, stamp } = captureTarget(args);
-    let r;
+    const wantTimeline = getFlag(args, "timeline");
+    if (wantTimeline && !getFlag(args, "overlap")) throw new CliError("--timeline needs --overlap (it prints the two micro-batches' schedule)");
+    let r: ScenarioResult;
     let routing: RoutingOptions;
     try {
       // Roofline factors as chosen: by default fitted to the GPU's calibration CSV when there is one, else the defaults.
@@ -161,6 +203,9 @@ export const stepCommand: Command = {
       writeCapture(captureFile, createCapture(name, captureFields(r, routing), { source, ...stamp }));
     }
     const b = r.breakdown;
+    // The schedule of the middle MoE layer (null when the batch is too small to split).
+    const middleLayer = Math.floor(r.model.numMoeLayers / 2);
+    const timeline = wantTimeline && b.microBatches === 2 ? timelineRows(overlapWindow(stepTime({ ...r.input, overlapTimeline: true }).overlapSegments ?? [], middleLayer)) : null;
     if (getFlag(args, "json")) {
       io.out(
         JSON.stringify({
@@ -185,6 +230,7 @@ export const stepCommand: Command = {
           weightsFit: r.memory.weightsFit,
           maxSequencesPerRank: r.memory.maxSequencesPerRank,
           factorsSource: routing.factorsSource,
+          ...(wantTimeline ? { timeline: timeline?.rows ?? [] } : {}),
         }) + "\n",
       );
       return 0;
@@ -207,6 +253,14 @@ export const stepCommand: Command = {
       `  forward pass    ${(b.forwardSeconds * 1e3).toFixed(2)} ms (output head ${us(b.outputHeadSeconds)}), ${b.tokensPerSecondPerGpu.toFixed(0)} tokens/s per GPU`,
       `  KV cache        ${m.kvCapacityTokens} tokens fit per rank, this batch needs ${+m.kvTokensNeeded.toFixed(2)}${m.kvFits ? "" : ": DOES NOT FIT"}${r.input.mode === "decode" && m.maxSequencesPerRank !== null ? ` (at most ${m.maxSequencesPerRank} sequences per rank at context ${r.input.contextTokens})` : ""}`,
       `  factors         ${routing.factorsSource}`,
+      ...(!wantTimeline
+        ? []
+        : timeline === null
+          ? ["  timeline        none: the batch is not split (under 2 tokens per rank)"]
+          : [
+              `  timeline        MoE layer ${middleLayer} of ${r.model.numMoeLayers}, from micro-batch A's start${r.input.mode === "decode" ? " (B runs two stages behind)" : ""}; microseconds`,
+              ...timelineText(timeline, middleLayer),
+            ]),
     ];
     io.out(lines.join("\n") + "\n");
     return 0;

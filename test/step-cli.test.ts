@@ -201,3 +201,28 @@ test("step --help names --capture", () => {
   assert.match(r.stdout, /\[--capture FILE\]/);
   assert.match(r.stdout, /--capture +also write the scenario and its breakdown as a capture record/);
 });
+
+test("step --overlap --timeline prints the middle MoE layer's schedule, with the compute stream's waits; --json gives it as an array", () => {
+  const base = ["step", "--model", "deepseek-v3", "--gpu", "h100", "--ep", "128", "--tokens", "2048", "--precision", "fp8", "--overlap"];
+  const text = runCli([...base, "--timeline"]);
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /^ {2}timeline +MoE layer 29 of 58, from micro-batch A's start \(B runs two stages behind\); microseconds$/m);
+  const rows = [...text.stdout.matchAll(/^ {4} *([\d.]+) - +([\d.]+) {2}(compute|transfer) +([AB-]) {2}(.+)$/gm)].map((m) => ({ from: +m[1], to: +m[2], lane: m[3], mb: m[4], what: m[5] }));
+  const compute = rows.filter((r) => r.lane === "compute");
+  // The compute lane is continuous: operations and waits follow each other from 0 to the window's end.
+  assert.equal(compute[0].from, 0);
+  for (let i = 1; i < compute.length; i++) assert.ok(Math.abs(compute[i].from - compute[i - 1].to) < 0.11, `${compute[i - 1].to} -> ${compute[i].from}`);
+  const waits = compute.filter((r) => r.mb === "-").reduce((a, r) => a + r.to - r.from, 0);
+  const j = JSON.parse(runCli([...base, "--timeline", "--json"]).stdout);
+  // In the middle of the pass the waits of one layer are the per-layer average (the first and last layers differ a little).
+  assert.ok(Math.abs(waits - j.computeIdleSeconds * 1e6) < 0.05 * j.computeIdleSeconds * 1e6 + 0.5, `${waits} vs ${j.computeIdleSeconds * 1e6}`);
+  assert.ok(rows.some((r) => r.lane === "transfer" && r.what === "combine") && rows.some((r) => r.what === "attention input"));
+  assert.deepEqual(Object.keys(j.timeline[0]), ["resource", "microBatch", "layer", "op", "startUs", "endUs"]);
+  assert.equal(j.timeline.filter((t: { resource: string }) => t.resource === "compute").length, compute.filter((r) => r.mb !== "-").length);
+  assert.equal(JSON.parse(runCli([...base, "--json"]).stdout).timeline, undefined, "no timeline unless asked");
+  // Without --overlap there is no schedule to print; a batch too small to split has none either.
+  const noOverlap = runCli(["step", "--model", "deepseek-v3", "--ep", "128", "--tokens", "2048", "--timeline"]);
+  assert.equal(noOverlap.status, 2);
+  assert.equal(noOverlap.stderr, "moe-lab step: --timeline needs --overlap (it prints the two micro-batches' schedule)\n");
+  assert.match(runCli(["step", "--model", "deepseek-v3", "--ep", "128", "--tokens", "128", "--overlap", "--timeline"]).stdout, /^ {2}timeline +none: the batch is not split \(under 2 tokens per rank\)$/m);
+});

@@ -149,3 +149,35 @@ export function twoBatchOverlap(input: { mode: "decode" | "prefill"; numLayers: 
   if (input.timeline) result.segments = segments;
   return result;
 }
+
+/** The operations of a stretch of a replayed schedule (`overlapWindow`). */
+export interface OverlapWindow {
+  /** Micro-batch A's start of layer `fromLayer`. */
+  startSeconds: number;
+  /** A's start of layer `fromLayer + layers`, or the end of the schedule. */
+  endSeconds: number;
+  /** Every operation of either micro-batch inside the window, clipped to it, in issue order. */
+  segments: OverlapSegment[];
+}
+
+/**
+ * A stretch of a replayed schedule: from micro-batch A's first operation in MoE layer `fromLayer`
+ * to its first in layer `fromLayer + layers` (or the end), with whatever B does meanwhile (in
+ * decode B is two stages behind, still in the layer before). Operations that cross an edge are
+ * clipped to it.
+ * @param segments `twoBatchOverlap(..., timeline: true).segments` or `stepTime`'s `overlapSegments`.
+ * @throws {TypeError} for segments that are not an array; {RangeError} for layers < 1 or when A has
+ *   no operation in layer `fromLayer`.
+ * @example overlapWindow([{ resource: "compute", microBatch: 0, layer: 0, op: "attention", startSeconds: 0, endSeconds: 2 }, { resource: "compute", microBatch: 0, layer: 1, op: "attention", startSeconds: 3, endSeconds: 5 }]).endSeconds // => 3
+ */
+export function overlapWindow(segments: readonly OverlapSegment[], fromLayer = 0, layers = 1): OverlapWindow {
+  if (!Array.isArray(segments)) throw new TypeError(`segments must be an array of overlap segments, got ${describeValue(segments)}`);
+  requireInteger("layers", layers, { min: 1 });
+  const startOfA = (layer: number) => Math.min(...segments.filter((s) => s.microBatch === 0 && s.layer === layer).map((s) => s.startSeconds));
+  const startSeconds = startOfA(fromLayer);
+  if (!Number.isFinite(startSeconds)) throw new RangeError(`fromLayer must name a layer of the schedule (0 to ${Math.max(-1, ...segments.map((s) => s.layer))}), got ${describeValue(fromLayer)}`);
+  const next = startOfA(fromLayer + layers);
+  const endSeconds = Number.isFinite(next) ? next : Math.max(...segments.map((s) => s.endSeconds));
+  const inside = segments.filter((s) => s.endSeconds > startSeconds && s.startSeconds < endSeconds);
+  return { startSeconds, endSeconds, segments: inside.map((s) => ({ ...s, startSeconds: Math.max(s.startSeconds, startSeconds), endSeconds: Math.min(s.endSeconds, endSeconds) })) };
+}

@@ -11,7 +11,7 @@ import { COLORS, Figure, figure, horizontalLine, withLines } from "../charts";
 import { hbmBytesPerSecond } from "../hardware";
 import { describeValue } from "../validate";
 import type { CalibrationRow } from "./calibration";
-import type { OverlapOp, OverlapSegment } from "./overlap";
+import { OverlapOp, OverlapSegment, overlapWindow } from "./overlap";
 import { UNIT_FACTORS } from "./fit";
 import type { PublishedGemm } from "./published";
 import { RooflineFactors, WeightPrecision, computePeakFlops, computeRate, gemmTime, validateFactors } from "./roofline";
@@ -255,23 +255,17 @@ const OP_LABELS: Readonly<Record<OverlapOp, string>> = {
  * compute lane are the GPU waiting for a transfer. Shows `layers` MoE layers (default 1) from
  * micro-batch A's start of layer `fromLayer` (default 0), with whatever B does meanwhile; times in
  * microseconds from that start.
- * @throws {TypeError} for segments that are not an array or a non-string title; {RangeError} when
- *   micro-batch A has no operation in layer `fromLayer`.
+ * @throws {TypeError} for segments that are not an array or a non-string title; {RangeError} as
+ *   `overlapWindow`.
  * @example overlapTimelineFigure([{ resource: "compute", microBatch: 0, layer: 0, op: "attention", startSeconds: 0, endSeconds: 1e-4 }], { title: "t" }).layout.shapes.length // => 1
  */
 export function overlapTimelineFigure(segments: readonly OverlapSegment[], options: { title: string; fromLayer?: number; layers?: number }): Figure {
   if (!Array.isArray(segments)) throw new TypeError(`segments must be an array of overlap segments, got ${describeValue(segments)}`);
   if (typeof options?.title !== "string") throw new TypeError(`options.title must be a string, got ${describeValue(options?.title)}`);
-  const from = options.fromLayer ?? 0;
-  const to = from + (options.layers ?? 1);
-  // The window: from micro-batch A's first operation in layer `from` to its first in layer `to`
-  // (or the end); every operation of either micro-batch inside it is drawn, clipped to it.
-  const startOfA = (layer: number) => Math.min(...segments.filter((s) => s.microBatch === 0 && s.layer === layer).map((s) => s.startSeconds));
-  const t0 = startOfA(from);
-  if (!Number.isFinite(t0)) throw new RangeError(`fromLayer must name a layer of the schedule (0 to ${Math.max(-1, ...segments.map((s) => s.layer))}), got ${describeValue(from)}`);
-  const next = startOfA(to);
-  const t1 = Number.isFinite(next) ? next : Math.max(...segments.map((s) => s.endSeconds));
-  const shown = segments.filter((s) => s.endSeconds > t0 && s.startSeconds < t1).map((s) => ({ ...s, startSeconds: Math.max(s.startSeconds, t0), endSeconds: Math.min(s.endSeconds, t1) }));
+  const window = overlapWindow(segments, options.fromLayer ?? 0, options.layers ?? 1);
+  const t0 = window.startSeconds;
+  const t1 = window.endSeconds;
+  const shown = window.segments;
   const us = (t: number) => +((t - t0) * 1e6).toFixed(2);
   const colors = [COLORS.base, COLORS.cap];
   const shapes = shown.map((s) => {
