@@ -227,7 +227,7 @@ test("stepTime: breakdown sums to the layer time; two-batch overlap runs two hal
     assert.equal(parts[b.bound], Math.max(...Object.values(parts)));
     assert.equal(b.rankImbalance, 1); // default loads are balanced
     const o = stepTime({ ...input, overlapCommunication: true });
-    // Two-batch overlap: every MoE part is two runs of half the batch; the layer takes the longer of compute and communication.
+    // Two-batch overlap: every MoE part is two runs of half the batch; the layer comes from replaying their stages.
     assert.equal(o.microBatches, 2);
     // Prefill's normal kernels hold DeepEP's 20 SMs while the other micro-batch computes.
     const scale = mode === "prefill" ? gpu.sms / (gpu.sms - DEEPEP_NORMAL_KERNEL_SMS) : 1;

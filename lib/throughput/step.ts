@@ -277,9 +277,10 @@ export interface StepInput {
   /** Attention, shared experts and dense MLPs: bf16 (default) or fp8. The output head stays BF16. */
   densePrecision?: DensePrecision;
   /**
-   * Two-batch overlap in the MoE layers: run the batch as two micro-batches of half its tokens and
-   * hide each one's communication behind the other's compute. Default false. Below 2 tokens per
-   * rank the batch is not split (a micro-batch would be empty).
+   * Two-batch overlap in the MoE layers: run the batch as two micro-batches of half its tokens,
+   * each one's communication running behind the other's compute, in SGLang's stage order
+   * (`twoBatchOverlap`). Default false. Below 2 tokens per rank the batch is not split (a
+   * micro-batch would be empty).
    */
   overlapCommunication?: boolean;
   /** With two-batch overlap: also return the replayed schedule (`overlapSegments`, for a timeline chart). */
