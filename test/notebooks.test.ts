@@ -63,7 +63,7 @@ const OVERRIDES: Record<string, { params: string[]; shows: RegExp }> = {
   "02-routing-models.ipynb": { params: ["seed=5", "numExperts=64"], shows: /busiest first[^"]*\\n  lab note \(hot set\) \(scatter\): 64 points/ },
   "03-eplb.ipynb": { params: ["gpuCounts=[4,8]", "seed=7"], shows: /without redundancy, balance worsens from the first to the third GPU count \(could not be evaluated/ },
   "04-eplb-over-time.ipynb": { params: ["numSteps=4000", "modelId=qwen3-235b-a22b"], shows: /GB copied \(bar\): 1 points/ },
-  "05-throughput-model.ipynb": { params: ["gpuId=h200"], shows: /H200/ },
+  "05-throughput-model.ipynb": { params: ["gpuId=h200", "contextTokens=1024"], shows: /H200/ },
   "06-active-vs-total.ipynb": { params: ["model=qwen3-235b-a22b", "compareWith=mixtral-8x7b"], shows: /Mixtral 8x7B/ },
   "07-operations-and-incidents.ipynb": { params: ["model=llama-4-maverick", "gpuId=h800"], shows: /field: 'gpu', healthy: 'h800'/ },
   "08-study-cards.ipynb": { params: ["model=kimi-k2"], shows: /Kimi K2/ },
