@@ -251,7 +251,8 @@ const OP_LABELS: Readonly<Record<OverlapOp, string>> = {
 /**
  * The timeline of a two-batch overlap schedule (`twoBatchOverlap(..., timeline: true)` or
  * `stepTime`'s `overlapSegments`): one lane for the compute stream, one for the transfers; a box
- * per operation, blue for micro-batch A and orange for B, labelled when wide enough. Gaps in the
+ * per operation, blue for micro-batch A and orange for B, labelled with the operation when the
+ * label fits. Gaps in the
  * compute lane are the GPU waiting for a transfer. Shows `layers` MoE layers (default 1) from
  * micro-batch A's start of layer `fromLayer` (default 0), with whatever B does meanwhile; times in
  * microseconds from that start.
@@ -273,21 +274,35 @@ export function overlapTimelineFigure(segments: readonly OverlapSegment[], optio
     return { type: "rect", x0: us(s.startSeconds), x1: us(s.endSeconds), y0: y - 0.35, y1: y + 0.35, fillcolor: colors[s.microBatch], line: { color: "#ffffff", width: 1 } };
   });
   const span = us(t1);
+  // A box gets its label (the colour says which micro-batch) when the label fits in it, taking
+  // the plot to be about 650 px wide and a character about 6 px.
+  const fits = (s: OverlapSegment) => ((us(s.endSeconds) - us(s.startSeconds)) / span) * 650 >= OP_LABELS[s.op].length * 6 + 4;
   const annotations = shown
-    .filter((s) => us(s.endSeconds) - us(s.startSeconds) > span / 30)
-    .map((s) => ({ x: (us(s.startSeconds) + us(s.endSeconds)) / 2, y: s.resource === "compute" ? 1 : 0, text: `${"AB"[s.microBatch]} ${OP_LABELS[s.op as OverlapOp]}`, showarrow: false, font: { size: 11 } }));
+    .filter(fits)
+    .map((s) => ({ x: (us(s.startSeconds) + us(s.endSeconds)) / 2, y: s.resource === "compute" ? 1 : 0, text: OP_LABELS[s.op], showarrow: false, font: { size: 10 } }));
   const laneNames = [
     { xref: "paper", x: 0, y: 1.5, xanchor: "left", text: "compute stream", showarrow: false, font: { color: COLORS.mean } },
     { xref: "paper", x: 0, y: 0.5, xanchor: "left", text: "transfers (dispatch, combine)", showarrow: false, font: { color: COLORS.mean } },
   ];
   // The boxes are layout shapes; one invisible point spans the axes for Plotly's autorange.
   const span_ = { type: "scatter", mode: "markers", x: [0, span], y: [-0.5, 1.7], marker: { size: 1, color: "rgba(0,0,0,0)" }, showlegend: false, hoverinfo: "skip" };
-  return figure([span_], {
+  // Hovering over a box names it (Plotly shapes have no hover text of their own).
+  const hover = {
+    type: "scatter",
+    mode: "markers",
+    x: shown.map((s) => +((us(s.startSeconds) + us(s.endSeconds)) / 2).toFixed(2)),
+    y: shown.map((s) => (s.resource === "compute" ? 1 : 0)),
+    text: shown.map((s) => `${"AB"[s.microBatch]}, layer ${s.layer}: ${s.op}, ${us(s.startSeconds).toFixed(1)} to ${us(s.endSeconds).toFixed(1)} µs`),
+    hoverinfo: "text",
+    marker: { size: 16, color: "rgba(0,0,0,0)" },
+    showlegend: false,
+  };
+  return figure([span_, hover], {
     title: options.title,
     layout: {
       shapes,
       annotations: [...laneNames, ...annotations],
-      xaxis: { title: { text: "microseconds (blue: micro-batch A, orange: B; gaps in the compute lane: waiting for a transfer)" }, range: [0, span] },
+      xaxis: { title: { text: "microseconds (blue: micro-batch A, orange: B; gaps: the GPU waits)" }, range: [0, span] },
       yaxis: { range: [-0.5, 1.75], showticklabels: false, showgrid: false, zeroline: false },
       height: 300,
     },
