@@ -6,7 +6,7 @@
  */
 import { Command, CliError, OptionSpecs, captureTarget, getFlag, getNumber, getString, startCommand } from "./args";
 import { createCapture, writeCapture } from "../lib/capture";
-import { DEEPEP_NORMAL_KERNEL_SMS, DEFAULT_ZIPF_EXPONENT, OverlapWindow, overlapWindow, stepTime, DensePrecision, HBM_RESERVE_FRACTION, FACTOR_CHOICES, FactorChoice, KvPrecision, factorsFor, runFields, runScenario, Placement, ScenarioResult, StepMode, WEIGHT_PRECISIONS, WeightPrecision } from "../lib/throughput";
+import { DEEPEP_NORMAL_KERNEL_SMS, DEFAULT_ZIPF_EXPONENT, OverlapWindow, overlapWindow, DensePrecision, HBM_RESERVE_FRACTION, FACTOR_CHOICES, FactorChoice, KvPrecision, factorsFor, runFields, runScenario, Placement, ScenarioResult, StepMode, WEIGHT_PRECISIONS, WeightPrecision } from "../lib/throughput";
 import { getGpu, hbmBytes } from "../lib/hardware";
 import { requireOneOf } from "../lib/validate";
 
@@ -192,6 +192,7 @@ export const stepCommand: Command = {
         densePrecision: getString(args, "dense-precision", "bf16") as DensePrecision,
         kvPrecision: getString(args, "kv-precision", "bf16") as KvPrecision,
         overlapCommunication: routing.overlapCommunication,
+        overlapTimeline: wantTimeline,
       });
     } catch (e) {
       if (!(e instanceof RangeError || e instanceof TypeError)) throw e;
@@ -202,10 +203,10 @@ export const stepCommand: Command = {
       const source = commandLine(r, routing);
       writeCapture(captureFile, createCapture(name, captureFields(r, routing), { source, ...stamp }));
     }
-    const b = r.breakdown;
+    const { overlapSegments, ...b } = r.breakdown;
     // The schedule of the middle MoE layer (null when the batch is too small to split).
     const middleLayer = Math.floor(r.model.numMoeLayers / 2);
-    const timeline = wantTimeline && b.microBatches === 2 ? timelineRows(overlapWindow(stepTime({ ...r.input, overlapTimeline: true }).overlapSegments ?? [], middleLayer)) : null;
+    const timeline = overlapSegments ? timelineRows(overlapWindow(overlapSegments, middleLayer)) : null;
     if (getFlag(args, "json")) {
       io.out(
         JSON.stringify({

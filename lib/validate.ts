@@ -86,6 +86,17 @@ export function requireOneOf<T extends string>(name: string, value: unknown, all
   return value as T;
 }
 
+/**
+ * Checks an optional flag: `undefined` reads as `fallback`, anything else must be a boolean.
+ * @throws {TypeError} for a value that is neither undefined nor a boolean.
+ * @example requireBoolean("overlapCommunication", undefined) // => false
+ */
+export function requireBoolean(name: string, value: unknown, fallback = false): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") throw new TypeError(`${name} must be true or false, got ${describeValue(value)}`);
+  return value;
+}
+
 /** A read-only numeric sequence: plain arrays and typed arrays both qualify. */
 export type NumericArray = ArrayLike<number>;
 

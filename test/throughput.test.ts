@@ -306,6 +306,8 @@ test("stepTime: errors for tokens < 0, context < 0, EP not dividing the experts"
   assert.throws(() => stepTime({ ...base, contextTokens: -1 }), /contextTokens must be a finite number >= 0, got -1/);
   assert.throws(() => stepTime({ ...base, ep: 7 }), /ep must divide numRoutedExperts \(256\) of deepseek-v3, got 7/);
   assert.throws(() => stepTime({ ...base, expertLoads: [1, 2] }), /expertLoads must have numRoutedExperts = 256 items/);
+  assert.throws(() => stepTime({ ...base, overlapCommunication: "yes" as never }), /TypeError: overlapCommunication must be true or false, got "yes"/);
+  assert.throws(() => stepTime({ ...base, overlapCommunication: true, overlapTimeline: 1 as never }), /TypeError: overlapTimeline must be true or false, got 1/);
 });
 
 test("runScenario: EPLB evens out rank loads of a skewed prefill batch and speeds it up", () => {

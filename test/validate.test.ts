@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { requireInteger, requireNumber, requireNumberArray, requireMatrix, requireOneOf, describeValue } from "../lib/validate";
+import { requireBoolean, requireInteger, requireNumber, requireNumberArray, requireMatrix, requireOneOf, describeValue } from "../lib/validate";
 import { parseArgs, CliError } from "../cli/args";
 
 test("validators: messages name the parameter, the value and what is allowed", () => {
@@ -24,4 +24,12 @@ test("parseArgs: typed options, unknown flags refused", () => {
   assert.throws(() => parseArgs(["--n", "1.5"], specs), /--n must be an integer, got "1.5"/);
   assert.throws(() => parseArgs(["--l", "1,x"], specs), /--l must be a number/);
   assert.throws(() => parseArgs(["-x"], specs), /unknown option "-x"/);
+});
+
+test("requireBoolean: undefined reads as the fallback; anything but a boolean is refused by name", () => {
+  assert.equal(requireBoolean("overlap", undefined), false);
+  assert.equal(requireBoolean("overlap", undefined, true), true);
+  assert.equal(requireBoolean("overlap", true), true);
+  assert.throws(() => requireBoolean("overlap", "yes"), /^TypeError: overlap must be true or false, got "yes"$/);
+  assert.throws(() => requireBoolean("overlap", 1), /^TypeError: overlap must be true or false, got 1$/);
 });

@@ -65,6 +65,8 @@ export interface ScenarioOptions {
   kvPrecision?: KvPrecision;
   /** Two-batch overlap (`StepInput.overlapCommunication`), default false. */
   overlapCommunication?: boolean;
+  /** With overlap, also return the replayed schedule (`StepInput.overlapTimeline`), default false. */
+  overlapTimeline?: boolean;
 }
 
 /** Memory per rank of a scenario (bytes), the KV cache that fits, and what the batch needs. */
@@ -200,6 +202,7 @@ export function runScenario(options: ScenarioOptions, hardware: HardwareData = l
     kvPrecision: checked.kvPrecision,
     densePrecision: checked.densePrecision,
     overlapCommunication: options.overlapCommunication ?? false,
+    ...(options.overlapTimeline ? { overlapTimeline: true } : {}),
   };
   const breakdown = stepTime(input);
   const memory = memoryOf(checked);

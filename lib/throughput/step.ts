@@ -24,7 +24,7 @@ import type { DeepEpTables, GpuSpec } from "../hardware";
 import { hbmBytesPerSecond, peakFlops } from "../hardware";
 import type { ModelSpec, RoutingGroups } from "../models";
 import { bytesPerParam, countParameters, kvCachePerToken } from "../params";
-import { describeValue, requireInteger, requireNumber, requireNumberArray, requireOneOf } from "../validate";
+import { describeValue, requireBoolean, requireInteger, requireNumber, requireNumberArray, requireOneOf } from "../validate";
 import { allToAllTime, AllToAllKernel } from "./comm";
 import { OverlapSegment, twoBatchOverlap } from "./overlap";
 import { DEFAULT_FACTORS, RankWork, RooflineFactors, WEIGHT_BYTES, WEIGHT_PRECISIONS, WeightPrecision, computePeakFlops, rankExpertTime, rooflineTime, validateFactors } from "./roofline";
@@ -387,7 +387,9 @@ export function stepTime(input: StepInput): StepBreakdown {
   }
   const tokensPerRank = batchTokens / ep;
   // Two-batch overlap splits the MoE layers' batch in two, unless a half would be empty.
-  const runs = input.overlapCommunication && tokensPerRank >= 2 && model.numMoeLayers >= 1 ? 2 : 1;
+  const overlapWanted = requireBoolean("overlapCommunication", input.overlapCommunication);
+  const timelineWanted = requireBoolean("overlapTimeline", input.overlapTimeline);
+  const runs = overlapWanted && tokensPerRank >= 2 && model.numMoeLayers >= 1 ? 2 : 1;
   let rankWork: RankWork[];
   let runWork: RankWork[];
   if (input.rankWork !== undefined) {
@@ -437,7 +439,7 @@ export function stepTime(input: StepInput): StepBreakdown {
       ? twoBatchOverlap({
           mode,
           numLayers: model.numMoeLayers,
-          timeline: input.overlapTimeline === true,
+          timeline: timelineWanted,
           work: {
             attentionInputSeconds: overlapComputeScale * attentionRun.seconds * attentionRun.inputProjectionShare,
             attentionCoreSeconds: overlapComputeScale * attentionRun.seconds * (1 - attentionRun.inputProjectionShare),
