@@ -106,11 +106,12 @@ export function twoBatchOverlap(input: { mode: "decode" | "prefill"; numLayers: 
   for (const f of fields) requireNumber(`work.${f}`, w[f], { min: 0 });
   const perLayer = layerStages(mode, w);
   // Each micro-batch's stages over the whole pass: a layer's last stage runs on into the next layer's first.
-  const stages: Array<{ layer: number; steps: Step[] }> = [];
+  const stages: Array<Array<Step & { layer: number }>> = [];
   for (let layer = 0; layer < numLayers; layer++) {
     perLayer.forEach((steps, i) => {
-      if (i === 0 && layer > 0) stages[stages.length - 1].steps.push(...steps.map((s) => ({ ...s, layer })));
-      else stages.push({ layer, steps: steps.map((s) => ({ ...s, layer })) });
+      const tagged = steps.map((s) => ({ ...s, layer }));
+      if (i === 0 && layer > 0) stages[stages.length - 1].push(...tagged);
+      else stages.push(tagged);
     });
   }
   const delayStages = mode === "decode" ? 2 : 0;
@@ -128,7 +129,7 @@ export function twoBatchOverlap(input: { mode: "decode" | "prefill"; numLayers: 
   const segments: OverlapSegment[] = [];
   const dur = (op: "dispatch" | "combine") => (op === "dispatch" ? w.dispatchSeconds : w.combineSeconds);
   for (const { mb, index } of order) {
-    for (const s of stages[index].steps as Array<Step & { layer: number }>) {
+    for (const s of stages[index]) {
       const key = `${mb}:${s.layer}:${s.op}`;
       if (s.kind === "compute") {
         if (s.seconds > 0) segments.push({ resource: "compute", microBatch: mb, layer: s.layer, op: s.op, startSeconds: computeFree, endSeconds: computeFree + s.seconds });

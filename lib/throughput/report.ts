@@ -252,8 +252,7 @@ const OP_LABELS: Readonly<Record<OverlapOp, string>> = {
  * The timeline of a two-batch overlap schedule (`twoBatchOverlap(..., timeline: true)` or
  * `stepTime`'s `overlapSegments`): one lane for the compute stream, one for the transfers; a box
  * per operation, blue for micro-batch A and orange for B, labelled with the operation when the
- * label fits. Gaps in the
- * compute lane are the GPU waiting for a transfer. Shows `layers` MoE layers (default 1) from
+ * label fits. Gaps in the compute lane are the GPU waiting for a transfer. Shows `layers` MoE layers (default 1) from
  * micro-batch A's start of layer `fromLayer` (default 0), with whatever B does meanwhile; times in
  * microseconds from that start.
  * @throws {TypeError} for segments that are not an array or a non-string title; {RangeError} as
@@ -284,9 +283,7 @@ export function overlapTimelineFigure(segments: readonly OverlapSegment[], optio
     { xref: "paper", x: 0, y: 1.5, xanchor: "left", text: "compute stream", showarrow: false, font: { color: COLORS.mean } },
     { xref: "paper", x: 0, y: 0.5, xanchor: "left", text: "transfers (dispatch, combine)", showarrow: false, font: { color: COLORS.mean } },
   ];
-  // The boxes are layout shapes; one invisible point spans the axes for Plotly's autorange.
-  const span_ = { type: "scatter", mode: "markers", x: [0, span], y: [-0.5, 1.7], marker: { size: 1, color: "rgba(0,0,0,0)" }, showlegend: false, hoverinfo: "skip" };
-  // Hovering over a box names it (Plotly shapes have no hover text of their own).
+  // The boxes are layout shapes (the axes' ranges are set below); hovering over a box names it (Plotly shapes have no hover text of their own).
   const hover = {
     type: "scatter",
     mode: "markers",
@@ -297,7 +294,7 @@ export function overlapTimelineFigure(segments: readonly OverlapSegment[], optio
     marker: { size: 16, color: "rgba(0,0,0,0)" },
     showlegend: false,
   };
-  return figure([span_, hover], {
+  return figure([hover], {
     title: options.title,
     layout: {
       shapes,
