@@ -6,7 +6,7 @@
  */
 import { Command, CliError, OptionSpecs, captureTarget, getFlag, getNumber, getString, startCommand } from "./args";
 import { createCapture, writeCapture } from "../lib/capture";
-import { DEEPEP_NORMAL_KERNEL_SMS, DEFAULT_ZIPF_EXPONENT, OverlapWindow, overlapWindow, DensePrecision, HBM_RESERVE_FRACTION, FACTOR_CHOICES, FactorChoice, KvPrecision, factorsFor, runFields, runScenario, Placement, ScenarioResult, StepMode, WEIGHT_PRECISIONS, WeightPrecision } from "../lib/throughput";
+import { DEEPEP_NORMAL_KERNEL_SMS, DEFAULT_ZIPF_EXPONENT, OVERLAP_SCHEDULES, OverlapSchedule, OverlapWindow, overlapDelayStages, overlapWindow, DensePrecision, HBM_RESERVE_FRACTION, FACTOR_CHOICES, FactorChoice, KvPrecision, factorsFor, runFields, runScenario, Placement, ScenarioResult, StepMode, WEIGHT_PRECISIONS, WeightPrecision } from "../lib/throughput";
 import { getGpu, hbmBytes } from "../lib/hardware";
 import { requireOneOf } from "../lib/validate";
 
@@ -26,7 +26,8 @@ const SPECS: OptionSpecs = {
   "dense-precision": { kind: "string", help: "attention, shared experts and dense layers: bf16 or fp8 (embeddings, output head, routers and norms stay bf16)", default: "bf16" },
   "kv-precision": { kind: "string", help: "KV-cache element type: bf16 or fp8 (fp8 holds twice the tokens and halves the bytes decode attention reads)", default: "bf16" },
   timeline: { kind: "boolean", help: "with --overlap: also print the replayed schedule of one MoE layer from the middle of the pass (each operation's start and end, in microseconds; --json: a timeline array)" },
-  overlap: { kind: "boolean", help: "two-batch overlap: run the batch as two micro-batches of half its tokens in SGLang's stage order, each one's dispatch and combine running behind the other's compute (every part is then the sum of the two; the layer includes the time compute waits for a transfer)" },
+  overlap: { kind: "boolean", help: "two-batch overlap: run the batch as two micro-batches of half its tokens, each one's dispatch and combine running behind the other's compute (every part is then the sum of the two; the layer includes the time compute waits for a transfer)" },
+  "overlap-schedule": { kind: "string", help: "with --overlap: whose stage order, sglang (SGLang's two-batch overlap) or vllm (vLLM's dual batch overlap, which also runs the dense layers as two halves)", default: "sglang" },
   json: { kind: "boolean", help: "print one JSON object" },
   capture: { kind: "string", help: "also write the scenario and its breakdown as a capture record to this file (see `moe-lab compare`)" },
   timestamp: { kind: "boolean", help: "with --capture: also record when it was taken (the record is then no longer byte-identical from run to run)" },
@@ -54,6 +55,7 @@ interface RoutingOptions {
   zipfExponent: number;
   seed: number;
   overlapCommunication: boolean;
+  overlapSchedule: OverlapSchedule;
   /** The `--factors` choice, and where the roofline factors came from (`factorsFor`). */
   factorChoice: FactorChoice;
   factorsSource: string;
@@ -83,6 +85,7 @@ function captureFields(r: ScenarioResult, o: RoutingOptions): Record<string, str
     zipf_exponent: o.zipfExponent,
     seed: o.seed,
     overlap_communication: o.overlapCommunication,
+    ...(o.overlapCommunication ? { overlap_schedule: o.overlapSchedule } : {}),
     roofline_factors: o.factorsSource,
     ...run, // the keys above keep their place; runFields' results follow in its order
     routed_experts_us: us(b.routedExpertSeconds),
@@ -108,7 +111,7 @@ function commandLine(r: ScenarioResult, o: RoutingOptions): string {
   return [
     `moe-lab step --model ${r.model.id} --gpu ${r.gpu.id} --ep ${r.ep} --tokens ${i.batchTokens}`,
     `--placement ${r.placement} --redundant ${r.redundantExperts} --context ${i.contextTokens} --mode ${i.mode}`,
-    `--skew ${o.zipfExponent} --seed ${o.seed} --precision ${i.weightPrecision ?? "bf16"} --dense-precision ${i.densePrecision ?? "bf16"} --kv-precision ${i.kvPrecision ?? "bf16"}${o.overlapCommunication ? " --overlap" : ""}${o.factorChoice === "auto" ? "" : ` --factors ${o.factorChoice}`}`,
+    `--skew ${o.zipfExponent} --seed ${o.seed} --precision ${i.weightPrecision ?? "bf16"} --dense-precision ${i.densePrecision ?? "bf16"} --kv-precision ${i.kvPrecision ?? "bf16"}${o.overlapCommunication ? ` --overlap --overlap-schedule ${o.overlapSchedule}` : ""}${o.factorChoice === "auto" ? "" : ` --factors ${o.factorChoice}`}`,
   ].join(" ");
 }
 
@@ -130,6 +133,11 @@ function timelineRows(w: OverlapWindow): { rows: TimelineRow[]; endUs: number } 
     .sort((x, y) => x.startSeconds - y.startSeconds || (x.resource === "compute" ? -1 : 1))
     .map((s) => ({ resource: s.resource, microBatch: "AB"[s.microBatch], layer: s.layer, op: s.op, startUs: us(s.startSeconds), endUs: us(s.endSeconds) }));
   return { rows, endUs: us(w.endSeconds) };
+}
+
+/** How far B runs behind A, for the timeline's heading. */
+function timelineLag(stages: number): string {
+  return stages === 0 ? " (B starts with A)" : ` (B runs ${["one stage", "two stages"][stages - 1] ?? `${stages} stages`} behind)`;
 }
 
 /** `--timeline`'s text: a line per operation, and one wherever the compute stream waits for a transfer. */
@@ -162,6 +170,7 @@ export const stepCommand: Command = {
     const { file: captureFile, stamp } = captureTarget(args);
     const wantTimeline = getFlag(args, "timeline");
     if (wantTimeline && !getFlag(args, "overlap")) throw new CliError("--timeline needs --overlap (it prints the two micro-batches' schedule)");
+    if (args.options["overlap-schedule"] !== undefined && !getFlag(args, "overlap")) throw new CliError("--overlap-schedule needs --overlap (it picks the two micro-batches' stage order)");
     let r: ScenarioResult;
     let routing: RoutingOptions;
     try {
@@ -173,6 +182,7 @@ export const stepCommand: Command = {
         zipfExponent: getNumber(args, "skew", DEFAULT_ZIPF_EXPONENT),
         seed: getNumber(args, "seed", 0),
         overlapCommunication: getFlag(args, "overlap"),
+        overlapSchedule: requireOneOf("--overlap-schedule", getString(args, "overlap-schedule", "sglang"), OVERLAP_SCHEDULES),
         factorChoice,
         factorsSource: cal.source,
       };
@@ -192,6 +202,7 @@ export const stepCommand: Command = {
         densePrecision: getString(args, "dense-precision", "bf16") as DensePrecision,
         kvPrecision: getString(args, "kv-precision", "bf16") as KvPrecision,
         overlapCommunication: routing.overlapCommunication,
+        overlapSchedule: routing.overlapSchedule,
         overlapTimeline: wantTimeline,
       });
     } catch (e) {
@@ -246,7 +257,7 @@ export const stepCommand: Command = {
           ? []
           : [`warning: this batch cannot be served: its KV cache needs ${+m.kvTokensNeeded.toFixed(2)} tokens per rank and ${m.kvCapacityTokens} fit; the times below are for a batch that does not fit`]),
       `${r.model.id} on ${r.gpu.name}, EP${r.ep}, ${r.input.mode}, ${r.input.batchTokens} tokens (${+b.tokensPerRank.toFixed(2)} per rank), context ${r.input.contextTokens}, ${r.placement}${r.redundantExperts ? ` + ${r.redundantExperts} redundant` : ""}`,
-      `  assumptions     ${r.input.weightPrecision ?? "bf16"} experts, ${r.input.densePrecision ?? "bf16"} non-expert weights, ${r.input.kvPrecision ?? "bf16"} KV cache, Zipf skew ${routing.zipfExponent}, seed ${routing.seed}, communication ${!routing.overlapCommunication ? "added to compute" : b.microBatches === 1 ? "added to compute (too few tokens per rank to split the batch for overlap)" : `overlapped with compute (two micro-batches${b.overlapComputeScale > 1 ? `, compute on ${r.gpu.sms - DEEPEP_NORMAL_KERNEL_SMS} of ${r.gpu.sms} SMs while DeepEP sends` : ""})`}`,
+      `  assumptions     ${r.input.weightPrecision ?? "bf16"} experts, ${r.input.densePrecision ?? "bf16"} non-expert weights, ${r.input.kvPrecision ?? "bf16"} KV cache, Zipf skew ${routing.zipfExponent}, seed ${routing.seed}, communication ${!routing.overlapCommunication ? "added to compute" : b.microBatches === 1 ? "added to compute (too few tokens per rank to split the batch for overlap)" : `overlapped with compute (two micro-batches in ${b.overlapSchedule === "vllm" ? "vLLM's" : "SGLang's"} stage order${b.overlapComputeScale > 1 ? `, compute on ${r.gpu.sms - DEEPEP_NORMAL_KERNEL_SMS} of ${r.gpu.sms} SMs while DeepEP sends` : ""})`}`,
       `  attention       ${us(b.attentionSeconds)} (${b.attentionBound}-bound)`,
       `  experts         ${us(b.expertSeconds)} (routed ${us(b.routedExpertSeconds)} on rank ${b.slowestRank}, ${b.expertBound}-bound; shared ${us(b.sharedExpertSeconds)})`,
       `  communication   ${us(b.communicationSeconds)} (dispatch ${us(b.dispatchSeconds)}, combine ${us(b.combineSeconds)}, DeepEP ${b.allToAllKernel}${b.allToAllNvlinkScale === 1 ? "" : `, H800 intranode row x ${+b.allToAllNvlinkScale.toFixed(3)} for NVLink`})`,
@@ -259,7 +270,7 @@ export const stepCommand: Command = {
         : timeline === null
           ? ["  timeline        none: the batch is not split (under 2 tokens per rank)"]
           : [
-              `  timeline        MoE layer ${middleLayer} of ${r.model.numMoeLayers}, from micro-batch A's start${r.input.mode === "decode" ? " (B runs two stages behind)" : ""}; microseconds`,
+              `  timeline        MoE layer ${middleLayer} of ${r.model.numMoeLayers}, from micro-batch A's start${timelineLag(overlapDelayStages(routing.overlapSchedule, r.input.mode))}; microseconds`,
               ...timelineText(timeline, middleLayer),
             ]),
     ];

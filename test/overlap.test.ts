@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { MicroBatchWork, overlapTimelineFigure, twoBatchOverlap } from "../lib/throughput";
+import { MicroBatchWork, OVERLAP_SCHEDULES, overlapDelayStages, overlapTimelineFigure, twoBatchOverlap } from "../lib/throughput";
 import { COLORS } from "../lib/charts";
 import { figureToSvg } from "../lib/svg-chart";
 
@@ -10,15 +10,17 @@ const computeOf = (w: MicroBatchWork) => w.attentionInputSeconds + w.attentionCo
 const close = (a: number, b: number, what = "") => assert.ok(Math.abs(a - b) <= 1e-12 * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
 
 test("twoBatchOverlap: without communication the compute of both micro-batches adds up; without compute the transfers do", () => {
-  for (const mode of ["decode", "prefill"] as const) {
-    const w = { ...zero, attentionInputSeconds: 1, attentionCoreSeconds: 2, sharedExpertSeconds: 0.5, routedExpertSeconds: 3 };
-    const r = twoBatchOverlap({ mode, numLayers: 7, work: w });
-    close(r.seconds, 2 * 7 * 6.5, mode);
-    assert.equal(r.computeIdleSeconds, 0);
-    const c = twoBatchOverlap({ mode, numLayers: 7, work: { ...zero, dispatchSeconds: 2, combineSeconds: 1 } });
-    close(c.seconds, 2 * 7 * 3, mode);
-    close(c.communicationSeconds, 2 * 7 * 3, mode);
-    assert.equal(c.computeSeconds, 0);
+  for (const schedule of OVERLAP_SCHEDULES) {
+    for (const mode of ["decode", "prefill"] as const) {
+      const w = { ...zero, attentionInputSeconds: 1, attentionCoreSeconds: 2, sharedExpertSeconds: 0.5, routedExpertSeconds: 3 };
+      const r = twoBatchOverlap({ mode, schedule, numLayers: 7, work: w });
+      close(r.seconds, 2 * 7 * 6.5, `${schedule} ${mode}`);
+      assert.equal(r.computeIdleSeconds, 0);
+      const c = twoBatchOverlap({ mode, schedule, numLayers: 7, work: { ...zero, dispatchSeconds: 2, combineSeconds: 1 } });
+      close(c.seconds, 2 * 7 * 3, `${schedule} ${mode}`);
+      close(c.communicationSeconds, 2 * 7 * 3, `${schedule} ${mode}`);
+      assert.equal(c.computeSeconds, 0);
+    }
   }
 });
 
@@ -39,12 +41,37 @@ test("twoBatchOverlap: one layer, worked by hand in both schedules", () => {
   );
 });
 
+test("twoBatchOverlap: vLLM's dual batch overlap, one layer worked by hand, in vLLM's documented order", () => {
+  // vLLM (B one stage behind, switching at every send and receive): A attention 0-2, dispatch 2-3;
+  // B attention 2-4; B dispatch 4-5 while A's experts run 4-5; A combine 5-6 behind A's shared
+  // experts 5-6; B experts 6-7; B combine 7-8 behind B's shared experts 7-8. Nothing waits.
+  const w = { ...zero, attentionCoreSeconds: 2, routedExpertSeconds: 1, sharedExpertSeconds: 1, dispatchSeconds: 1, combineSeconds: 1 };
+  for (const mode of ["decode", "prefill"] as const) {
+    const v = twoBatchOverlap({ mode, schedule: "vllm", numLayers: 1, work: w, timeline: true });
+    assert.deepEqual([v.seconds, v.computeIdleSeconds, v.delayStages], [8, 0, 1], mode);
+    assert.deepEqual(
+      v.segments?.map((s) => `${"AB"[s.microBatch]} ${s.op} ${s.startSeconds}-${s.endSeconds}`),
+      ["A attention 0-2", "A dispatch 2-3", "B attention 2-4", "B dispatch 4-5", "A routed experts 4-5", "A combine 5-6", "A shared experts 5-6", "B routed experts 6-7", "B combine 7-8", "B shared experts 7-8"],
+    );
+  }
+  // SGLang's decode order on the same work: B's dispatch waits for A's experts and combine to clear the link.
+  assert.equal(twoBatchOverlap({ mode: "decode", numLayers: 1, work: w }).seconds, 9);
+  // Over many layers vLLM's order keeps the link busy behind attention and experts alike: per layer
+  // it approaches the compute (8), where SGLang's decode order waits each layer for the combine.
+  const v40 = twoBatchOverlap({ mode: "decode", schedule: "vllm", numLayers: 40, work: w });
+  assert.ok(v40.computeIdleSeconds / 40 < 0.05, `${v40.computeIdleSeconds / 40} per layer`);
+  assert.deepEqual(
+    OVERLAP_SCHEDULES.flatMap((s) => (["decode", "prefill"] as const).map((m) => overlapDelayStages(s, m))),
+    [2, 0, 1, 1],
+  );
+});
+
 test("twoBatchOverlap: between a perfect overlap and none; each resource does one thing at a time; data arrives before it is used", () => {
   const t = fc.double({ min: 0, max: 10, noNaN: true });
   fc.assert(
-    fc.property(fc.constantFrom("decode" as const, "prefill" as const), fc.integer({ min: 1, max: 6 }), t, t, t, t, t, t, (mode, numLayers, a, b, c, d, e, f) => {
+    fc.property(fc.constantFrom("decode" as const, "prefill" as const), fc.constantFrom(...OVERLAP_SCHEDULES), fc.integer({ min: 1, max: 6 }), t, t, t, t, t, t, (mode, schedule, numLayers, a, b, c, d, e, f) => {
       const work = { attentionInputSeconds: a, attentionCoreSeconds: b, sharedExpertSeconds: c, routedExpertSeconds: d, dispatchSeconds: e, combineSeconds: f };
-      const r = twoBatchOverlap({ mode, numLayers, work, timeline: true });
+      const r = twoBatchOverlap({ mode, schedule, numLayers, work, timeline: true });
       const compute = 2 * numLayers * computeOf(work);
       const comm = 2 * numLayers * (e + f);
       close(r.computeSeconds, compute, "compute");
@@ -59,6 +86,11 @@ test("twoBatchOverlap: between a perfect overlap and none; each resource does on
       for (const s of segs.filter((x) => x.op === "routed experts")) {
         const dispatch = segs.find((x) => x.op === "dispatch" && x.microBatch === s.microBatch && x.layer === s.layer);
         if (dispatch) assert.ok(s.startSeconds >= dispatch.endSeconds - 1e-12, "experts wait for their tokens");
+      }
+      // A micro-batch's next attention starts only once its combine has brought the tokens back.
+      for (const s of segs.filter((x) => x.resource === "compute" && x.op.startsWith("attention") && x.layer > 0)) {
+        const combine = segs.find((x) => x.op === "combine" && x.microBatch === s.microBatch && x.layer === s.layer - 1);
+        if (combine) assert.ok(s.startSeconds >= combine.endSeconds - 1e-12, "attention waits for the previous layer's combine");
       }
     }),
     { numRuns: 300, seed: 5 },
@@ -78,6 +110,8 @@ test("twoBatchOverlap: balanced stages hide the transfers; unbalanced ones leave
 test("twoBatchOverlap: bad input names the parameter", () => {
   assert.throws(() => twoBatchOverlap({ mode: "decode", numLayers: 0, work: zero }), /RangeError: numLayers must be .*got 0/);
   assert.throws(() => twoBatchOverlap({ mode: "training" as never, numLayers: 1, work: zero }), /mode must be one of/);
+  assert.throws(() => twoBatchOverlap({ mode: "decode", schedule: "dbo" as never, numLayers: 1, work: zero }), /RangeError: schedule must be one of sglang, vllm, got "dbo"/);
+  assert.throws(() => overlapDelayStages("trtllm" as never, "decode"), /RangeError: schedule must be one of sglang, vllm, got "trtllm"/);
   assert.throws(() => twoBatchOverlap({ mode: "decode", numLayers: 1, work: { ...zero, dispatchSeconds: -1 } }), /work\.dispatchSeconds must be .*got -1/);
   assert.throws(() => twoBatchOverlap({ mode: "decode", numLayers: 1, work: { ...zero, combineSeconds: undefined } as never }), /work\.combineSeconds/);
   assert.throws(() => twoBatchOverlap({ mode: "decode", numLayers: 1, work: null as never }), /TypeError: work must be/);

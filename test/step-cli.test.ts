@@ -130,7 +130,7 @@ test("step says whether the batch's KV cache fits, and how many sequences would"
   assert.deepEqual([j.kvTokensNeededPerRank, j.kvFits, j.maxSequencesPerRank], [319488, false, 77]);
   assert.deepEqual([j.weightPrecision, j.overlapCommunication, j.zipfExponent, j.seed], ["fp8", false, 0.4, 0]);
   const overlapped = runCli([...base, "--tokens", String(16 * 32), "--overlap", "--skew", "0.2"]);
-  assert.match(overlapped.stdout, /^ {2}assumptions +fp8 experts, bf16 non-expert weights, bf16 KV cache, Zipf skew 0\.2, seed 0, communication overlapped with compute \(two micro-batches\)$/m);
+  assert.match(overlapped.stdout, /^ {2}assumptions +fp8 experts, bf16 non-expert weights, bf16 KV cache, Zipf skew 0\.2, seed 0, communication overlapped with compute \(two micro-batches in SGLang's stage order\)$/m);
   // The layer line says how long the compute stream waits for a transfer the other micro-batch does not hide.
   const overlappedJson = JSON.parse(runCli([...base, "--tokens", String(16 * 32), "--overlap", "--skew", "0.2", "--json"]).stdout);
   const idle = /^ {2}layer .*; compute waits ([\d.]+) us for dispatch\/combine$/m.exec(overlapped.stdout);
@@ -138,7 +138,7 @@ test("step says whether the batch's KV cache fits, and how many sequences would"
   assert.equal(Number(idle[1]), +(overlappedJson.computeIdleSeconds * 1e6).toFixed(1));
   assert.doesNotMatch(runCli([...base, "--tokens", String(16 * 32)]).stdout, /compute waits/);
   const prefill = runCli([...base, "--tokens", String(4096 * 32), "--mode", "prefill", "--overlap"]);
-  assert.match(prefill.stdout, /communication overlapped with compute \(two micro-batches, compute on 112 of 132 SMs while DeepEP sends\)$/m);
+  assert.match(prefill.stdout, /communication overlapped with compute \(two micro-batches in SGLang's stage order, compute on 112 of 132 SMs while DeepEP sends\)$/m);
   const tiny = runCli([...base, "--tokens", "32", "--overlap", "--json"]);
   assert.equal(JSON.parse(tiny.stdout).microBatches, 1, "one token per rank is not split");
   assert.match(runCli([...base, "--tokens", "32", "--overlap"]).stdout, /communication added to compute \(too few tokens per rank to split the batch for overlap\)$/m);
@@ -204,25 +204,66 @@ test("step --help names --capture", () => {
 
 test("step --overlap --timeline prints the middle MoE layer's schedule, with the compute stream's waits; --json gives it as an array", () => {
   const base = ["step", "--model", "deepseek-v3", "--gpu", "h100", "--ep", "128", "--tokens", "2048", "--precision", "fp8", "--overlap"];
-  const text = runCli([...base, "--timeline"]);
-  assert.equal(text.status, 0, text.stderr);
-  assert.match(text.stdout, /^ {2}timeline +MoE layer 29 of 58, from micro-batch A's start \(B runs two stages behind\); microseconds$/m);
-  const rows = [...text.stdout.matchAll(/^ {4} *([\d.]+) - +([\d.]+) {2}(compute|transfer) +([AB-]) {2}(.+)$/gm)].map((m) => ({ from: +m[1], to: +m[2], lane: m[3], mb: m[4], what: m[5] }));
-  const compute = rows.filter((r) => r.lane === "compute");
-  // The compute lane is continuous: operations and waits follow each other from 0 to the window's end.
-  assert.equal(compute[0].from, 0);
-  for (let i = 1; i < compute.length; i++) assert.ok(Math.abs(compute[i].from - compute[i - 1].to) < 0.11, `${compute[i - 1].to} -> ${compute[i].from}`);
-  const waits = compute.filter((r) => r.mb === "-").reduce((a, r) => a + r.to - r.from, 0);
-  const j = JSON.parse(runCli([...base, "--timeline", "--json"]).stdout);
-  // In the middle of the pass the waits of one layer are the per-layer average (the first and last layers differ a little).
-  assert.ok(Math.abs(waits - j.computeIdleSeconds * 1e6) < 0.05 * j.computeIdleSeconds * 1e6 + 0.5, `${waits} vs ${j.computeIdleSeconds * 1e6}`);
-  assert.ok(rows.some((r) => r.lane === "transfer" && r.what === "combine") && rows.some((r) => r.what === "attention input"));
-  assert.deepEqual(Object.keys(j.timeline[0]), ["resource", "microBatch", "layer", "op", "startUs", "endUs"]);
-  assert.equal(j.timeline.filter((t: { resource: string }) => t.resource === "compute").length, compute.filter((r) => r.mb !== "-").length);
+  for (const [schedule, lag, attentionOp] of [
+    ["sglang", "B runs two stages behind", "attention input"],
+    ["vllm", "B runs one stage behind", "attention"],
+  ]) {
+    const args = [...base, "--overlap-schedule", schedule];
+    const text = runCli([...args, "--timeline"]);
+    assert.equal(text.status, 0, text.stderr);
+    assert.match(text.stdout, new RegExp(`^ {2}timeline +MoE layer 29 of 58, from micro-batch A's start \\(${lag}\\); microseconds$`, "m"), schedule);
+    const rows = [...text.stdout.matchAll(/^ {4} *([\d.]+) - +([\d.]+) {2}(compute|transfer) +([AB-]) {2}(.+)$/gm)].map((m) => ({ from: +m[1], to: +m[2], lane: m[3], mb: m[4], what: m[5] }));
+    const compute = rows.filter((r) => r.lane === "compute");
+    // The compute lane is continuous: operations and waits follow each other from 0 to the window's end.
+    assert.equal(compute[0].from, 0);
+    for (let i = 1; i < compute.length; i++) assert.ok(Math.abs(compute[i].from - compute[i - 1].to) < 0.11, `${schedule}: ${compute[i - 1].to} -> ${compute[i].from}`);
+    const waits = compute.filter((r) => r.mb === "-").reduce((a, r) => a + r.to - r.from, 0);
+    const j = JSON.parse(runCli([...args, "--timeline", "--json"]).stdout);
+    assert.equal(j.overlapSchedule, schedule);
+    // In the middle of the pass the waits of one layer are the per-layer average (the first and last layers differ a little).
+    assert.ok(Math.abs(waits - j.computeIdleSeconds * 1e6) < 0.05 * j.computeIdleSeconds * 1e6 + 1, `${schedule}: ${waits} vs ${j.computeIdleSeconds * 1e6}`);
+    assert.ok(rows.some((r) => r.lane === "transfer" && r.what === "combine") && rows.some((r) => r.what === attentionOp), schedule);
+    assert.deepEqual(Object.keys(j.timeline[0]), ["resource", "microBatch", "layer", "op", "startUs", "endUs"]);
+    assert.equal(j.timeline.filter((t: { resource: string }) => t.resource === "compute").length, compute.filter((r) => r.mb !== "-").length);
+  }
   assert.equal(JSON.parse(runCli([...base, "--json"]).stdout).timeline, undefined, "no timeline unless asked");
+  assert.match(runCli([...base, "--mode", "prefill", "--tokens", String(128 * 1024), "--timeline"]).stdout, /from micro-batch A's start \(B starts with A\); microseconds$/m);
   // Without --overlap there is no schedule to print; a batch too small to split has none either.
   const noOverlap = runCli(["step", "--model", "deepseek-v3", "--ep", "128", "--tokens", "2048", "--timeline"]);
   assert.equal(noOverlap.status, 2);
   assert.equal(noOverlap.stderr, "moe-lab step: --timeline needs --overlap (it prints the two micro-batches' schedule)\n");
   assert.match(runCli(["step", "--model", "deepseek-v3", "--ep", "128", "--tokens", "128", "--overlap", "--timeline"]).stdout, /^ {2}timeline +none: the batch is not split \(under 2 tokens per rank\)$/m);
+});
+
+test("step --overlap-schedule vllm: vLLM's stage order, named in the assumptions, the JSON and the capture; bad use exits 2 with one line", () => {
+  const dir = mkdtempSync(join(tmpdir(), "moe-lab-step-"));
+  try {
+    const base = ["step", "--model", "deepseek-v3", "--gpu", "h100", "--ep", "128", "--tokens", "2048", "--precision", "fp8", "--overlap"];
+    const text = runCli([...base, "--overlap-schedule", "vllm"]);
+    assert.equal(text.status, 0, text.stderr);
+    assert.match(text.stdout, /communication overlapped with compute \(two micro-batches in vLLM's stage order\)$/m);
+    const vllm = JSON.parse(runCli([...base, "--overlap-schedule", "vllm", "--json"]).stdout);
+    const sglang = JSON.parse(runCli([...base, "--json"]).stdout);
+    assert.equal(sglang.overlapSchedule, "sglang", "SGLang's order by default");
+    // Same parts, a different replay: the MoE layer and the dense layers (two halves in vLLM) differ.
+    assert.deepEqual([vllm.attentionSeconds, vllm.expertSeconds, vllm.communicationSeconds], [sglang.attentionSeconds, sglang.expertSeconds, sglang.communicationSeconds]);
+    assert.notEqual(vllm.layerSeconds, sglang.layerSeconds);
+    assert.equal(JSON.parse(runCli(base.filter((a) => a !== "--overlap").concat("--json")).stdout).overlapSchedule, null, "no schedule without overlap");
+    const file = join(dir, "v.json");
+    assert.equal(runCli([...base, "--overlap-schedule", "vllm", "--capture", file]).status, 0);
+    const cap = readCapture(file);
+    assert.equal(cap.fields.overlap_schedule, "vllm");
+    assert.match(String(cap.source), / --overlap --overlap-schedule vllm( |$)/);
+    // The capture's command line reproduces it.
+    const again = runCli(String(cap.source).replace(/^moe-lab /, "").split(" ").concat("--json"));
+    assert.equal(JSON.parse(again.stdout).layerSeconds, vllm.layerSeconds);
+    const alone = runCli(["step", "--model", "deepseek-v3", "--ep", "128", "--tokens", "2048", "--overlap-schedule", "vllm"]);
+    assert.deepEqual([alone.status, alone.stderr], [2, "moe-lab step: --overlap-schedule needs --overlap (it picks the two micro-batches' stage order)\n"]);
+    const bad = runCli([...base, "--overlap-schedule", "dbo"]);
+    assert.equal(bad.status, 2);
+    assert.equal(bad.stderr.split("\n").length, 2, bad.stderr);
+    assert.match(bad.stderr, /^moe-lab step: --overlap-schedule must be one of sglang, vllm, got "dbo"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -268,6 +268,33 @@ test("stepTime: breakdown sums to the layer time; two-batch overlap runs two hal
   }
 });
 
+test("stepTime with vLLM's dual batch overlap: the same parts, vLLM's stage order replayed, and the dense layers run as two halves", () => {
+  for (const [model, ep, mode, batch] of [[dsv3, 32, "decode", 4096], [dsv3, 8, "prefill", 32768], [maverick, 16, "decode", 2048]] as const) {
+    const input = { model, gpu, deepep: hw.deepep, ep, batchTokens: batch, mode, contextTokens: 4096, overlapCommunication: true } as const;
+    const s = stepTime(input);
+    const v = stepTime({ ...input, overlapSchedule: "vllm" });
+    assert.deepEqual([s.overlapSchedule, v.overlapSchedule, stepTime({ ...input, overlapCommunication: false, overlapSchedule: "vllm" }).overlapSchedule], ["sglang", "vllm", null]);
+    for (const k of ["attentionSeconds", "routedExpertSeconds", "sharedExpertSeconds", "dispatchSeconds", "combineSeconds", "outputHeadSeconds"] as const) assert.equal(v[k], s[k], k);
+    const scale = v.overlapComputeScale;
+    const half = stepTime({ ...input, batchTokens: batch / 2, overlapCommunication: false });
+    const work = {
+      attentionInputSeconds: 0,
+      attentionCoreSeconds: v.attentionSeconds / 2,
+      sharedExpertSeconds: v.sharedExpertSeconds / 2,
+      routedExpertSeconds: v.routedExpertSeconds / 2,
+      dispatchSeconds: v.dispatchSeconds / 2,
+      combineSeconds: v.combineSeconds / 2,
+    };
+    close(v.layerSeconds * model.numMoeLayers, twoBatchOverlap({ mode, schedule: "vllm", numLayers: model.numMoeLayers, work }).seconds, 1e-9);
+    assert.equal(scale, s.overlapComputeScale);
+    // vLLM's micro-batches run the whole model: each dense layer is two half-batch runs, one after the other.
+    const denseLayers = model.numLayers - model.numMoeLayers;
+    const halfDense = (half.forwardSeconds - model.numMoeLayers * half.layerSeconds - half.outputHeadSeconds) / Math.max(1, denseLayers);
+    close(v.forwardSeconds, model.numMoeLayers * v.layerSeconds + denseLayers * 2 * halfDense + v.outputHeadSeconds, 1e-9);
+  }
+  assert.throws(() => stepTime({ model: dsv3, gpu, deepep: hw.deepep, ep: 32, batchTokens: 4096, mode: "decode", contextTokens: 4096, overlapCommunication: true, overlapSchedule: "dbo" as never }), /RangeError: overlapSchedule must be one of sglang, vllm, got "dbo"/);
+});
+
 test("stepTime: decode runs on DeepEP's low-latency kernels and prefill on its normal kernels, whatever the batch", () => {
   const base = { model: dsv3, gpu, deepep: hw.deepep, ep: 128, contextTokens: 4096 } as const;
   // 130 tokens per rank is above the low-latency benchmark's 128, and still decode (SGLang's --deepep-mode auto).

@@ -65,7 +65,7 @@ export interface SlowdownAttribution {
   cause: string | null;
 }
 
-const COMPARED: ReadonlyArray<keyof ScenarioOptions> = ["model", "gpu", "ep", "batchTokens", "mode", "contextTokens", "placement", "redundantExperts", "zipfExponent", "seed", "popularitySeed", "weightPrecision", "densePrecision", "kvPrecision", "overlapCommunication"];
+const COMPARED: ReadonlyArray<keyof ScenarioOptions> = ["model", "gpu", "ep", "batchTokens", "mode", "contextTokens", "placement", "redundantExperts", "zipfExponent", "seed", "popularitySeed", "weightPrecision", "densePrecision", "kvPrecision", "overlapCommunication", "overlapSchedule"];
 
 /**
  * The incident flow's question "what changed, and does it explain the slowdown?": reruns the slow

@@ -1,15 +1,24 @@
 /**
  * Two-batch overlap, replayed stage by stage: the MoE layers of a forward pass run as two
  * micro-batches whose stages alternate on the GPU's compute stream, while each one's dispatch and
- * combine travel in the background. The stage order is SGLang's for DeepSeek models
+ * combine travel in the background. Two engines' stage orders (`OverlapSchedule`):
+ *
+ * "sglang": SGLang's two-batch overlap for DeepSeek models
  * (python/sglang/srt/batch_overlap/operations_strategy.py, `_compute_moe_deepseek_blog_prefill` /
  * `_decode`), which follows DeepSeek's published dual micro-batch profiles:
- *
  * - prefill, micro-batch B starting together with A (0 stages behind):
  *   `[attention, send dispatch] | [receive dispatch, experts, send combine] | [shared experts, receive combine]`
  *   (the last stage runs on into the next layer's first);
  * - decode, B two stages behind A, attention split in two so that the stages pair up:
  *   `[attention: input projections] | [attention: kernel + output projection] | [send dispatch, shared experts] | [receive dispatch, experts, send combine] | [receive combine]`.
+ *
+ * "vllm": vLLM's dual batch overlap (docs/design/dbo.md, `MLP_SHARED_OVERLAP`, the schedule it
+ * documents for decode and prefill alike), B one stage behind A, the micro-batches switching at
+ * every send and receive:
+ *   `[attention] | [send dispatch] | [receive dispatch] | [experts] | [send combine, shared experts] | [receive combine]`.
+ * On the compute stream this is vLLM's documented order: A's dispatch runs behind B's attention,
+ * B's dispatch behind A's experts, A's combine behind A's shared experts and B's experts, B's
+ * combine behind B's shared experts and A's next attention.
  *
  * Executors alternate one stage each (A, B, A, B, ...; A's first `delay` stages run alone). On
  * the compute stream every operation runs in issue order, and a receive blocks it until that
@@ -21,6 +30,10 @@
  * `overlapCommunication`.
  */
 import { describeValue, requireInteger, requireNumber, requireOneOf } from "../validate";
+
+/** Whose stage order the replay follows: SGLang's two-batch overlap or vLLM's dual batch overlap. */
+export type OverlapSchedule = "sglang" | "vllm";
+export const OVERLAP_SCHEDULES: readonly OverlapSchedule[] = ["sglang", "vllm"];
 
 /** What one micro-batch does in one MoE layer, in seconds (both micro-batches do the same). */
 export interface MicroBatchWork {
@@ -60,7 +73,7 @@ export interface OverlapResult {
   communicationSeconds: number;
   /** seconds - computeSeconds: the compute stream waiting for a transfer. */
   computeIdleSeconds: number;
-  /** Stages of micro-batch B behind A: 2 in decode, 0 in prefill. */
+  /** Stages of micro-batch B behind A (`overlapDelayStages`). */
   delayStages: number;
   /** Every operation with its start and end, in issue order (only with `timeline: true`). */
   segments?: OverlapSegment[];
@@ -68,53 +81,71 @@ export interface OverlapResult {
 
 type Step = { kind: "compute"; op: OverlapOp; seconds: number } | { kind: "send" | "receive"; op: "dispatch" | "combine" };
 
-/** One layer's stages for one micro-batch, by mode (the mode's stage order above). */
-function layerStages(mode: "decode" | "prefill", w: MicroBatchWork): Step[][] {
+/**
+ * Stages of micro-batch B behind A in a schedule: SGLang 2 in decode and 0 in prefill, vLLM 1.
+ * @throws {RangeError} for an unknown schedule or mode.
+ * @example overlapDelayStages("sglang", "decode") // => 2
+ */
+export function overlapDelayStages(schedule: OverlapSchedule, mode: "decode" | "prefill"): number {
+  requireOneOf("schedule", schedule, OVERLAP_SCHEDULES);
+  requireOneOf("mode", mode, ["decode", "prefill"]);
+  return schedule === "vllm" ? 1 : mode === "decode" ? 2 : 0;
+}
+
+/**
+ * One layer's stages for one micro-batch (the schedule's stage order above), and whether a
+ * layer's last stage runs on into the next layer's first (SGLang's do; vLLM switches there).
+ */
+function layerStages(schedule: OverlapSchedule, mode: "decode" | "prefill", w: MicroBatchWork): { stages: Step[][]; joinLayers: boolean } {
   const compute = (op: OverlapOp, seconds: number): Step => ({ kind: "compute", op, seconds });
   const send = (op: "dispatch" | "combine"): Step => ({ kind: "send", op });
   const receive = (op: "dispatch" | "combine"): Step => ({ kind: "receive", op });
-  const experts = [receive("dispatch"), compute("routed experts", w.routedExpertSeconds), send("combine")];
-  if (mode === "prefill") {
-    return [[compute("attention", w.attentionInputSeconds + w.attentionCoreSeconds), send("dispatch")], experts, [compute("shared experts", w.sharedExpertSeconds), receive("combine")]];
+  const attention = compute("attention", w.attentionInputSeconds + w.attentionCoreSeconds);
+  const routed = compute("routed experts", w.routedExpertSeconds);
+  const shared = compute("shared experts", w.sharedExpertSeconds);
+  if (schedule === "vllm") {
+    return { stages: [[attention], [send("dispatch")], [receive("dispatch")], [routed], [send("combine"), shared], [receive("combine")]], joinLayers: false };
   }
-  return [
-    [compute("attention input", w.attentionInputSeconds)],
-    [compute("attention core", w.attentionCoreSeconds)],
-    [send("dispatch"), compute("shared experts", w.sharedExpertSeconds)],
-    experts,
-    [receive("combine")],
-  ];
+  const experts = [receive("dispatch"), routed, send("combine")];
+  if (mode === "prefill") return { stages: [[attention, send("dispatch")], experts, [shared, receive("combine")]], joinLayers: true };
+  return {
+    stages: [[compute("attention input", w.attentionInputSeconds)], [compute("attention core", w.attentionCoreSeconds)], [send("dispatch"), shared], experts, [receive("combine")]],
+    joinLayers: true,
+  };
 }
 
 /**
  * Replays two-batch overlap over `numLayers` MoE layers and times it.
- * @param input.mode "decode" (DeepEP's low-latency kernels; B two stages behind A) or "prefill" (B with A).
+ * @param input.mode "decode" (DeepEP's low-latency kernels) or "prefill" (its normal kernels).
+ * @param input.schedule whose stage order: "sglang" (default) or "vllm".
  * @param input.numLayers MoE layers in the forward pass (>= 1).
  * @param input.work one micro-batch's seconds per layer (each >= 0).
  * @param input.timeline also return every operation's start and end (for a chart).
- * @throws {RangeError} for numLayers < 1 or a negative or non-finite time; {TypeError} for a missing work field.
+ * @throws {RangeError} for an unknown mode or schedule, numLayers < 1 or a negative or non-finite
+ *   time; {TypeError} for a missing work field.
  * @example twoBatchOverlap({ mode: "prefill", numLayers: 1, work: { attentionInputSeconds: 0, attentionCoreSeconds: 2, sharedExpertSeconds: 0, routedExpertSeconds: 2, dispatchSeconds: 0, combineSeconds: 0 } }).seconds // => 8
  * @example twoBatchOverlap({ mode: "prefill", numLayers: 1, work: { attentionInputSeconds: 0, attentionCoreSeconds: 1, sharedExpertSeconds: 0, routedExpertSeconds: 1, dispatchSeconds: 1, combineSeconds: 1 } }).seconds // => 5
  */
-export function twoBatchOverlap(input: { mode: "decode" | "prefill"; numLayers: number; work: MicroBatchWork; timeline?: boolean }): OverlapResult {
+export function twoBatchOverlap(input: { mode: "decode" | "prefill"; schedule?: OverlapSchedule; numLayers: number; work: MicroBatchWork; timeline?: boolean }): OverlapResult {
   if (typeof input !== "object" || input === null) throw new TypeError(`input must be an object, got ${describeValue(input)}`);
   const mode = requireOneOf("mode", input.mode, ["decode", "prefill"]);
+  const schedule = requireOneOf("schedule", input.schedule ?? "sglang", OVERLAP_SCHEDULES);
   const numLayers = requireInteger("numLayers", input.numLayers, { min: 1 });
   const w = input.work;
   if (typeof w !== "object" || w === null) throw new TypeError(`work must be a MicroBatchWork object, got ${describeValue(w)}`);
   const fields: Array<keyof MicroBatchWork> = ["attentionInputSeconds", "attentionCoreSeconds", "sharedExpertSeconds", "routedExpertSeconds", "dispatchSeconds", "combineSeconds"];
   for (const f of fields) requireNumber(`work.${f}`, w[f], { min: 0 });
-  const perLayer = layerStages(mode, w);
-  // Each micro-batch's stages over the whole pass: a layer's last stage runs on into the next layer's first.
+  const { stages: perLayer, joinLayers } = layerStages(schedule, mode, w);
+  // Each micro-batch's stages over the whole pass (in SGLang's, a layer's last stage runs on into the next layer's first).
   const stages: Array<Array<Step & { layer: number }>> = [];
   for (let layer = 0; layer < numLayers; layer++) {
     perLayer.forEach((steps, i) => {
       const tagged = steps.map((s) => ({ ...s, layer }));
-      if (i === 0 && layer > 0) stages[stages.length - 1].push(...tagged);
+      if (joinLayers && i === 0 && layer > 0) stages[stages.length - 1].push(...tagged);
       else stages.push(tagged);
     });
   }
-  const delayStages = mode === "decode" ? 2 : 0;
+  const delayStages = overlapDelayStages(schedule, mode);
   // Issue order: A's first `delay` stages alone, then A and B alternating, then B's last `delay`.
   const order: Array<{ mb: 0 | 1; index: number }> = [];
   for (let i = 0; i < delayStages; i++) order.push({ mb: 0, index: i });

@@ -15,6 +15,7 @@ import { Rng, createRng } from "../rng";
 import { popularityWeights, routePopularity } from "../routing";
 import { describeValue, requireInteger, requireNumber, requireOneOf } from "../validate";
 import { DEFAULT_FACTORS, RooflineFactors, WEIGHT_PRECISIONS, WeightPrecision } from "./roofline";
+import type { OverlapSchedule } from "./overlap";
 import { DENSE_PRECISIONS, DensePrecision, KV_PRECISIONS, KvPrecision, StepBreakdown, StepInput, StepMode, StepModel, stepModelFromSpec, stepTime } from "./step";
 
 /** Where the routed experts live. */
@@ -65,6 +66,8 @@ export interface ScenarioOptions {
   kvPrecision?: KvPrecision;
   /** Two-batch overlap (`StepInput.overlapCommunication`), default false. */
   overlapCommunication?: boolean;
+  /** With overlap, whose stage order: "sglang" (default) or "vllm" (`StepInput.overlapSchedule`). */
+  overlapSchedule?: OverlapSchedule;
   /** With overlap, also return the replayed schedule (`StepInput.overlapTimeline`), default false. */
   overlapTimeline?: boolean;
 }
@@ -202,6 +205,7 @@ export function runScenario(options: ScenarioOptions, hardware: HardwareData = l
     kvPrecision: checked.kvPrecision,
     densePrecision: checked.densePrecision,
     overlapCommunication: options.overlapCommunication ?? false,
+    ...(options.overlapSchedule !== undefined ? { overlapSchedule: options.overlapSchedule } : {}),
     ...(options.overlapTimeline ? { overlapTimeline: true } : {}),
   };
   const breakdown = stepTime(input);

@@ -11,10 +11,12 @@
  * two-batch overlap, DeepSeek's dual micro-batch), each a random half of every expert's tokens:
  * every part is the sum of its two half-batch runs (memory-bound weights are read twice, fixed
  * latencies paid twice), compute loses the SMs DeepEP's normal (prefill) kernels hold, and the
- * MoE layers' time is SGLang's stage schedule replayed (./overlap, `twoBatchOverlap`): one
- * micro-batch's dispatch and combine hide behind the other's compute only as far as their stages
- * pair up, and the compute stream idles where they do not. Dense layers run on the whole batch, as in SGLang
- * (vLLM's dual batch overlap splits them too). The output head is read once per step.
+ * MoE layers' time is the engine's stage schedule replayed (./overlap, `twoBatchOverlap`; SGLang's
+ * by default, or vLLM's with `overlapSchedule`): one micro-batch's dispatch and combine hide
+ * behind the other's compute only as far as their stages pair up, and the compute stream idles
+ * where they do not. Dense layers run on the whole batch in SGLang (its overlap covers the MoE
+ * layers only) and as two half batches in vLLM (its micro-batches run the whole model). The
+ * output head is read once per step.
  * Decode steps use DeepEP's low-latency kernels and prefill steps its normal kernels, as SGLang's
  * `--deepep-mode auto` does (python/sglang/srt/layers/moe/utils.py, DeepEPMode.resolve).
  * Introduced in notebooks/05-throughput-model.ipynb; used for the incident walk-through in
@@ -26,7 +28,7 @@ import type { ModelSpec, RoutingGroups } from "../models";
 import { bytesPerParam, countParameters, kvCachePerToken } from "../params";
 import { describeValue, requireBoolean, requireInteger, requireNumber, requireNumberArray, requireOneOf } from "../validate";
 import { allToAllTime, AllToAllKernel } from "./comm";
-import { OverlapSegment, twoBatchOverlap } from "./overlap";
+import { OVERLAP_SCHEDULES, OverlapSchedule, OverlapSegment, twoBatchOverlap } from "./overlap";
 import { DEFAULT_FACTORS, RankWork, RooflineFactors, WEIGHT_BYTES, WEIGHT_PRECISIONS, WeightPrecision, computePeakFlops, rankExpertTime, rooflineTime, validateFactors } from "./roofline";
 
 /** The model fields the step model needs (built from a catalog entry by `stepModelFromSpec`). */
@@ -283,6 +285,11 @@ export interface StepInput {
    * micro-batch would be empty).
    */
   overlapCommunication?: boolean;
+  /**
+   * With two-batch overlap: whose stage order, "sglang" (default: SGLang's two-batch overlap) or
+   * "vllm" (vLLM's dual batch overlap, which also splits the dense layers). Ignored without overlap.
+   */
+  overlapSchedule?: OverlapSchedule;
   /** With two-batch overlap: also return the replayed schedule (`overlapSegments`, for a timeline chart). */
   overlapTimeline?: boolean;
   /** Fixed latency per all-to-all call (microseconds). */
@@ -335,13 +342,18 @@ export interface StepBreakdown {
   bound: "attention" | "experts" | "communication";
   /** The output head (logits) once per step: the whole BF16 vocabulary matrix is read. */
   outputHeadSeconds: number;
-  /** A whole forward pass: MoE layers, dense layers (attention + dense MLP, whole batch) and the output head. */
+  /**
+   * A whole forward pass: MoE layers, dense layers (attention + dense MLP: the whole batch, or its
+   * two halves one after the other under vLLM's overlap) and the output head.
+   */
   forwardSeconds: number;
   /** Tokens per second per GPU: tokensPerRank / forwardSeconds. */
   tokensPerSecondPerGpu: number;
   tokensPerRank: number;
   /** 2 with two-batch overlap (1 below 2 tokens per rank), else 1. */
   microBatches: number;
+  /** The replayed stage order with two micro-batches, else null. */
+  overlapSchedule: OverlapSchedule | null;
   /**
    * Factor on the overlapped compute for the SMs the communication kernels hold (prefill under
    * two-batch overlap: sms / (sms - DEEPEP_NORMAL_KERNEL_SMS)), else 1.
@@ -389,6 +401,7 @@ export function stepTime(input: StepInput): StepBreakdown {
   // Two-batch overlap splits the MoE layers' batch in two, unless a half would be empty.
   const overlapWanted = requireBoolean("overlapCommunication", input.overlapCommunication);
   const timelineWanted = requireBoolean("overlapTimeline", input.overlapTimeline);
+  const schedule = requireOneOf("overlapSchedule", input.overlapSchedule ?? "sglang", OVERLAP_SCHEDULES);
   const runs = overlapWanted && tokensPerRank >= 2 && model.numMoeLayers >= 1 ? 2 : 1;
   let rankWork: RankWork[];
   let runWork: RankWork[];
@@ -438,6 +451,7 @@ export function stepTime(input: StepInput): StepBreakdown {
     runs === 2
       ? twoBatchOverlap({
           mode,
+          schedule,
           numLayers: model.numMoeLayers,
           timeline: timelineWanted,
           work: {
@@ -451,19 +465,22 @@ export function stepTime(input: StepInput): StepBreakdown {
         })
       : null;
   const layerSeconds = overlap ? overlap.seconds / model.numMoeLayers : compute + communicationSeconds;
-  // Dense layers run on the whole batch (SGLang's two-batch overlap covers the MoE layers only).
+  // Dense layers: the whole batch (SGLang's two-batch overlap covers the MoE layers only), or under
+  // vLLM's dual batch overlap its two halves, one after the other (no communication to hide).
+  const denseRuns = runs === 2 && schedule === "vllm" ? 2 : 1;
+  const denseTokens = tokensPerRank / denseRuns;
   const denseMlp =
-    model.denseIntermediateSize > 0 && tokensPerRank > 0
-      ? rankExpertTime({ tokens: tokensPerRank, activeExperts: 1 }, { hiddenSize: model.hiddenSize, intermediateSize: model.denseIntermediateSize }, gpu, factors, densePrecision).seconds
+    model.denseIntermediateSize > 0 && denseTokens > 0
+      ? rankExpertTime({ tokens: denseTokens, activeExperts: 1 }, { hiddenSize: model.hiddenSize, intermediateSize: model.denseIntermediateSize }, gpu, factors, densePrecision).seconds
       : 0;
-  const denseAttention = runs === 1 ? attentionRun.seconds : attentionOf(tokensPerRank).seconds;
+  const denseLayerSeconds = denseRuns * ((denseRuns === runs ? attentionRun : attentionOf(denseTokens)).seconds + denseMlp);
   // Logits: decode, one per token; prefill, one per sequence (its last token).
   const logitTokens = mode === "decode" ? tokensPerRank : tokensPerRank / Math.max(1, contextTokens);
   const outputHeadSeconds =
     tokensPerRank > 0
       ? rooflineTime({ weightBytes: model.outputHeadParams * WEIGHT_BYTES.bf16, activationBytes: 0, flops: 2 * model.outputHeadParams * logitTokens }, gpu, factors, "bf16").seconds
       : 0;
-  const forwardSeconds = model.numMoeLayers * layerSeconds + (model.numLayers - model.numMoeLayers) * (denseAttention + denseMlp) + outputHeadSeconds;
+  const forwardSeconds = model.numMoeLayers * layerSeconds + (model.numLayers - model.numMoeLayers) * denseLayerSeconds + outputHeadSeconds;
   const parts = { attention: attentionSeconds, experts: expertSeconds, communication: communicationSeconds };
   const largest = (Object.keys(parts) as Array<keyof typeof parts>).reduce((a, b) => (parts[b] > parts[a] ? b : a));
   const bound = runs === 1 ? largest : communicationSeconds > compute ? "communication" : expertSeconds > attentionSeconds ? "experts" : "attention";
@@ -484,6 +501,7 @@ export function stepTime(input: StepInput): StepBreakdown {
     tokensPerSecondPerGpu: forwardSeconds > 0 ? tokensPerRank / forwardSeconds : 0,
     tokensPerRank,
     microBatches: runs,
+    overlapSchedule: runs === 2 ? schedule : null,
     overlapComputeScale,
     rankTokens,
     rankExpertSeconds: rankSeconds,
