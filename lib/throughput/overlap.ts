@@ -177,7 +177,7 @@ export function twoBatchOverlap(input: { mode: "decode" | "prefill"; schedule?: 
       }
     }
   }
-  const result: OverlapResult = { seconds: computeFree, computeSeconds: computeBusy, communicationSeconds: linkBusy, computeIdleSeconds: computeFree - computeBusy, delayStages };
+  const result: OverlapResult = { seconds: computeFree, computeSeconds: computeBusy, communicationSeconds: linkBusy, computeIdleSeconds: Math.max(0, computeFree - computeBusy), delayStages };
   if (input.timeline) result.segments = segments;
   return result;
 }

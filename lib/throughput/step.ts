@@ -494,7 +494,7 @@ export function stepTime(input: StepInput): StepBreakdown {
     combineSeconds: runs * comm.combineSeconds,
     communicationSeconds,
     layerSeconds,
-    computeIdleSeconds: layerSeconds - compute,
+    computeIdleSeconds: Math.max(0, layerSeconds - compute), // never below 0 (rounding of the replay's sums)
     bound,
     outputHeadSeconds,
     forwardSeconds,
