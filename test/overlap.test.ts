@@ -41,19 +41,31 @@ test("twoBatchOverlap: one layer, worked by hand in both schedules", () => {
   );
 });
 
-test("twoBatchOverlap: vLLM's dual batch overlap, one layer worked by hand, in vLLM's documented order", () => {
-  // vLLM (B one stage behind, switching at every send and receive): A attention 0-2, dispatch 2-3;
-  // B attention 2-4; B dispatch 4-5 while A's experts run 4-5; A combine 5-6 behind A's shared
-  // experts 5-6; B experts 6-7; B combine 7-8 behind B's shared experts 7-8. Nothing waits.
+test("twoBatchOverlap: vLLM's dual batch overlap, one layer worked by hand, in vLLM's order", () => {
+  // Decode (B one stage behind, switching at every send and receive): A attention 0-2, dispatch
+  // 2-3; B attention 2-4; B dispatch 4-5 while A's experts run 4-5; A combine 5-6 behind A's
+  // shared experts 5-6; B experts 6-7; B combine 7-8 behind B's shared experts 7-8. Nothing waits.
   const w = { ...zero, attentionCoreSeconds: 2, routedExpertSeconds: 1, sharedExpertSeconds: 1, dispatchSeconds: 1, combineSeconds: 1 };
-  for (const mode of ["decode", "prefill"] as const) {
-    const v = twoBatchOverlap({ mode, schedule: "vllm", numLayers: 1, work: w, timeline: true });
-    assert.deepEqual([v.seconds, v.computeIdleSeconds, v.delayStages], [8, 0, 1], mode);
-    assert.deepEqual(
-      v.segments?.map((s) => `${"AB"[s.microBatch]} ${s.op} ${s.startSeconds}-${s.endSeconds}`),
-      ["A attention 0-2", "A dispatch 2-3", "B attention 2-4", "B dispatch 4-5", "A routed experts 4-5", "A combine 5-6", "A shared experts 5-6", "B routed experts 6-7", "B combine 7-8", "B shared experts 7-8"],
-    );
-  }
+  const v = twoBatchOverlap({ mode: "decode", schedule: "vllm", numLayers: 1, work: w, timeline: true });
+  assert.deepEqual([v.seconds, v.computeIdleSeconds, v.delayStages], [8, 0, 1]);
+  assert.deepEqual(
+    v.segments?.map((s) => `${"AB"[s.microBatch]} ${s.op} ${s.startSeconds}-${s.endSeconds}`),
+    ["A attention 0-2", "A dispatch 2-3", "B attention 2-4", "B dispatch 4-5", "A routed experts 4-5", "A combine 5-6", "A shared experts 5-6", "B routed experts 6-7", "B combine 7-8", "B shared experts 7-8"],
+  );
+  // Prefill (high-throughput kernels, B with A): both attentions, both experts, both shared experts,
+  // then each waits for its combine: A attention 0-2, dispatch 2-3; B attention 2-4, dispatch 4-5;
+  // A experts 4-5 (its tokens arrived at 3), combine 5-6; B waits for its tokens (5), experts 5-6,
+  // combine 6-7; A shared 6-7; B shared 7-8. Eight, where SGLang's prefill order waits for A's
+  // combine before B's shared experts run.
+  const p = twoBatchOverlap({ mode: "prefill", schedule: "vllm", numLayers: 2, work: w, timeline: true });
+  assert.equal(p.delayStages, 0);
+  assert.deepEqual(
+    p.segments?.filter((s) => s.layer === 0).map((s) => `${"AB"[s.microBatch]} ${s.op} ${s.startSeconds}-${s.endSeconds}`),
+    ["A attention 0-2", "A dispatch 2-3", "B attention 2-4", "B dispatch 4-5", "A routed experts 4-5", "A combine 5-6", "B routed experts 5-6", "B combine 6-7", "A shared experts 6-7", "B shared experts 7-8"],
+  );
+  // The next layer's attention of each micro-batch comes after its combine has arrived, both shared experts first.
+  const next = p.segments?.filter((s) => s.layer === 1 && s.op === "attention").map((s) => s.startSeconds);
+  assert.deepEqual(next, [8, 10]);
   // SGLang's decode order on the same work: B's dispatch waits for A's experts and combine to clear the link.
   assert.equal(twoBatchOverlap({ mode: "decode", numLayers: 1, work: w }).seconds, 9);
   // Over many layers vLLM's order keeps the link busy behind attention and experts alike: per layer
@@ -62,7 +74,7 @@ test("twoBatchOverlap: vLLM's dual batch overlap, one layer worked by hand, in v
   assert.ok(v40.computeIdleSeconds / 40 < 0.05, `${v40.computeIdleSeconds / 40} per layer`);
   assert.deepEqual(
     OVERLAP_SCHEDULES.flatMap((s) => (["decode", "prefill"] as const).map((m) => overlapDelayStages(s, m))),
-    [2, 0, 1, 1],
+    [2, 0, 1, 0],
   );
 });
 

@@ -12,13 +12,20 @@
  * - decode, B two stages behind A, attention split in two so that the stages pair up:
  *   `[attention: input projections] | [attention: kernel + output projection] | [send dispatch, shared experts] | [receive dispatch, experts, send combine] | [receive combine]`.
  *
- * "vllm": vLLM's dual batch overlap (docs/design/dbo.md, `MLP_SHARED_OVERLAP`, the schedule it
- * documents for decode and prefill alike), B one stage behind A, the micro-batches switching at
- * every send and receive:
- *   `[attention] | [send dispatch] | [receive dispatch] | [experts] | [send combine, shared experts] | [receive combine]`.
- * On the compute stream this is vLLM's documented order: A's dispatch runs behind B's attention,
- * B's dispatch behind A's experts, A's combine behind A's shared experts and B's experts, B's
- * combine behind B's shared experts and A's next attention.
+ * "vllm": vLLM's dual batch overlap, as its MoE kernel yields between the two micro-batches'
+ * threads (vllm/model_executor/layers/fused_moe/modular_kernel.py and the DeepEP prepare/finalize
+ * classes):
+ * - decode (DeepEP's low-latency kernels; the order docs/design/dbo.md documents as
+ *   `MLP_SHARED_OVERLAP`), B one stage behind A, the micro-batches switching at every send and
+ *   receive:
+ *   `[attention] | [send dispatch] | [receive dispatch] | [experts] | [send combine, shared experts] | [receive combine]`;
+ *   on the compute stream A's dispatch runs behind B's attention, B's dispatch behind A's experts,
+ *   A's combine behind A's shared experts and B's experts, B's combine behind B's shared experts
+ *   and A's next attention;
+ * - prefill (DeepEP's high-throughput kernels on their own stream), B with A:
+ *   `[attention, send dispatch] | [receive dispatch, experts, send combine] | [shared experts]`,
+ *   the combine received at the start of the next layer: both micro-batches' shared experts run
+ *   before either waits for its combine.
  *
  * Executors alternate one stage each (A, B, A, B, ...; A's first `delay` stages run alone). On
  * the compute stream every operation runs in issue order, and a receive blocks it until that
@@ -82,19 +89,21 @@ export interface OverlapResult {
 type Step = { kind: "compute"; op: OverlapOp; seconds: number } | { kind: "send" | "receive"; op: "dispatch" | "combine" };
 
 /**
- * Stages of micro-batch B behind A in a schedule: SGLang 2 in decode and 0 in prefill, vLLM 1.
+ * Stages of micro-batch B behind A in a schedule: 2 in decode and 0 in prefill in SGLang's; 1 in
+ * decode and 0 in prefill in vLLM's.
  * @throws {RangeError} for an unknown schedule or mode.
  * @example overlapDelayStages("sglang", "decode") // => 2
  */
 export function overlapDelayStages(schedule: OverlapSchedule, mode: "decode" | "prefill"): number {
   requireOneOf("schedule", schedule, OVERLAP_SCHEDULES);
   requireOneOf("mode", mode, ["decode", "prefill"]);
-  return schedule === "vllm" ? 1 : mode === "decode" ? 2 : 0;
+  return mode === "prefill" ? 0 : schedule === "vllm" ? 1 : 2;
 }
 
 /**
  * One layer's stages for one micro-batch (the schedule's stage order above), and whether a
- * layer's last stage runs on into the next layer's first (SGLang's do; vLLM switches there).
+ * layer's last stage runs on into the next layer's first (all but vLLM's decode order, which
+ * switches there).
  */
 function layerStages(schedule: OverlapSchedule, mode: "decode" | "prefill", w: MicroBatchWork): { stages: Step[][]; joinLayers: boolean } {
   const compute = (op: OverlapOp, seconds: number): Step => ({ kind: "compute", op, seconds });
@@ -103,10 +112,11 @@ function layerStages(schedule: OverlapSchedule, mode: "decode" | "prefill", w: M
   const attention = compute("attention", w.attentionInputSeconds + w.attentionCoreSeconds);
   const routed = compute("routed experts", w.routedExpertSeconds);
   const shared = compute("shared experts", w.sharedExpertSeconds);
+  const experts = [receive("dispatch"), routed, send("combine")];
   if (schedule === "vllm") {
+    if (mode === "prefill") return { stages: [[attention, send("dispatch")], experts, [shared], [receive("combine")]], joinLayers: true };
     return { stages: [[attention], [send("dispatch")], [receive("dispatch")], [routed], [send("combine"), shared], [receive("combine")]], joinLayers: false };
   }
-  const experts = [receive("dispatch"), routed, send("combine")];
   if (mode === "prefill") return { stages: [[attention, send("dispatch")], experts, [shared, receive("combine")]], joinLayers: true };
   return {
     stages: [[compute("attention input", w.attentionInputSeconds)], [compute("attention core", w.attentionCoreSeconds)], [send("dispatch"), shared], experts, [receive("combine")]],
