@@ -30,6 +30,7 @@ import {
   realbWhatIf,
   ridgeTokens,
   runScenario,
+  solveScale,
   stepModelFromSpec,
   stepTime,
   syntheticCalibrationRows,
@@ -561,3 +562,36 @@ test("expectedDestinations: distinct GPUs or nodes per token, as DeepEP's benchm
   assert.deepEqual(dsv3.routingGroups, groups);
   assert.equal(stepModelFromSpec(loadModel("mixtral-8x7b")).routingGroups, null);
 });
+
+test("allToAllTime / stepTime bandwidthScale: a slower all-to-all than DeepEP's benchmarks, as a what-if", () => {
+  const base = { tokensPerRank: 4096, topK: 8, hiddenSize: 7168, ep: 32, kernel: "normal", fixedLatencyUs: 0 } as const;
+  const full = allToAllTime(base, hw.deepep);
+  const half = allToAllTime({ ...base, bandwidthScale: 0.5 }, hw.deepep);
+  close(half.dispatchSeconds, 2 * full.dispatchSeconds, 1e-12);
+  close(half.combineSeconds, 2 * full.combineSeconds, 1e-12);
+  close(half.dispatchGBps, full.dispatchGBps / 2, 1e-12);
+  assert.throws(() => allToAllTime({ ...base, bandwidthScale: 0 }, hw.deepep), /RangeError: bandwidthScale must be a finite number > 0, got 0/);
+  const input = { model: dsv3, gpu, deepep: hw.deepep, ep: 32, batchTokens: 32 * 4096, mode: "prefill", contextTokens: 4096 } as const;
+  const s = stepTime(input);
+  const slow = stepTime({ ...input, allToAllBandwidthScale: 0.5 });
+  assert.ok(slow.communicationSeconds > 1.9 * s.communicationSeconds && slow.communicationSeconds < 2 * s.communicationSeconds, "the fixed latency does not scale");
+  assert.equal(slow.attentionSeconds, s.attentionSeconds);
+  assert.throws(() => stepTime({ ...input, allToAllBandwidthScale: -1 }), /RangeError: allToAllBandwidthScale must be a finite number > 0, got -1/);
+});
+
+test("solveScale: the scale at which a monotonic value meets a target, rising or falling; errors name the bad input", () => {
+  close(solveScale((x) => 100 * x, 25, { lo: 0.01, hi: 1 }), 0.25, 1e-12);
+  close(solveScale((x) => 1 / x, 4, { lo: 0.1, hi: 1 }), 0.25, 1e-12);
+  // The step model's throughput falls as the all-to-all slows: the scale that halves the communication-bound rate.
+  const input = { model: dsv3, gpu, deepep: hw.deepep, ep: 128, batchTokens: 128 * 4096, mode: "prefill", contextTokens: 4096, overlapCommunication: true } as const;
+  const rate = (x: number) => stepTime({ ...input, allToAllBandwidthScale: x }).tokensPerSecondPerGpu;
+  const target = rate(1) * 0.8;
+  const x = solveScale(rate, target, { lo: 0.05, hi: 1 });
+  close(rate(x), target, 1e-9);
+  assert.ok(x > 0.05 && x < 1);
+  assert.throws(() => solveScale((v) => v, 5, { lo: 0, hi: 1 }), /RangeError: target must lie between value\(0\) = 0 and value\(1\) = 1, got 5/);
+  assert.throws(() => solveScale((v) => v, 0.5, { lo: 1, hi: 1 }), /RangeError: range.lo must be below range.hi, got 1 and 1/);
+  assert.throws(() => solveScale("f" as never, 1, { lo: 0, hi: 1 }), /TypeError: value must be a function/);
+  assert.throws(() => solveScale((v) => v, NaN, { lo: 0, hi: 1 }), /RangeError: target must be a finite number/);
+});
+

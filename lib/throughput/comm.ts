@@ -66,6 +66,11 @@ export interface AllToAllInput {
    * is scaled by it over the bandwidth of the GPU DeepEP measured on. Default: that GPU's (no scaling).
    */
   nvlinkBidirGBps?: number;
+  /**
+   * What-if factor on the tables' bandwidth (default 1: DeepEP's benchmarks). Below 1 the
+   * all-to-all runs slower than its benchmark, as SGLang's blog saw inside two-batch overlap.
+   */
+  bandwidthScale?: number;
 }
 
 /** Modelled dispatch and combine. */
@@ -80,7 +85,7 @@ export interface AllToAllTime {
   /** Bytes moved by the busiest rank in each direction. */
   dispatchBytes: number;
   combineBytes: number;
-  /** Factor applied to the table's bandwidth: NVLink ratio for the normal kernels at EP <= 8, else 1. */
+  /** NVLink ratio applied to the table's bandwidth: for the normal kernels at EP <= 8, else 1. */
   nvlinkScale: number;
   /** Copies of each token sent: top-k (low-latency) or the expected distinct destinations (normal). */
   copiesPerToken: number;
@@ -144,7 +149,7 @@ export function expectedDestinations(numExperts: number | undefined, topK: numbe
 
 /**
  * Dispatch + combine time of one MoE layer's all-to-all for the busiest rank.
- * @throws {RangeError} for negative tokens, ep < 1, top-k < 1.
+ * @throws {RangeError} for negative tokens, ep < 1, top-k < 1, a bandwidth or bandwidthScale <= 0.
  * @example allToAllTime({ tokensPerRank: 128, topK: 8, hiddenSize: 7168, ep: 32 }, loadHardware().deepep).kernel // => "lowLatency"
  */
 export function allToAllTime(input: AllToAllInput, deepep: DeepEpTables): AllToAllTime {
@@ -156,6 +161,7 @@ export function allToAllTime(input: AllToAllInput, deepep: DeepEpTables): AllToA
   const latencyUs = requireNumber("fixedLatencyUs", input.fixedLatencyUs ?? DEFAULT_ALL_TO_ALL_LATENCY_US, { min: 0 });
   const kernelIn = requireOneOf("kernel", input.kernel ?? "auto", ["auto", "normal", "lowLatency"]);
   const nvlink = requireNumber("nvlinkBidirGBps", input.nvlinkBidirGBps ?? deepep.measuredOnNvlinkBidirGBps, { min: 0, minExclusive: true });
+  const bandwidthScale = requireNumber("bandwidthScale", input.bandwidthScale ?? 1, { min: 0, minExclusive: true });
   const kernel: AllToAllKernel = kernelIn === "auto" ? (tokens <= deepep.lowLatencyTokensPerRank ? "lowLatency" : "normal") : kernelIn;
   // Normal kernels send a token once per distinct destination GPU (NVLink, EP <= 8) or node (RDMA)
   // and fan out locally; low-latency kernels send one copy per expert (DeepEP's counted volumes).
@@ -167,8 +173,8 @@ export function allToAllTime(input: AllToAllInput, deepep: DeepEpTables): AllToA
   const table = kernel === "normal" ? deepep.normal : deepep.lowLatency;
   // Inside a node the normal kernels run on NVLink only: scale the H800's row by NVLink bandwidth.
   const nvlinkScale = kernel === "normal" && ep <= 8 ? nvlink / deepep.measuredOnNvlinkBidirGBps : 1;
-  const dispatchGBps = nvlinkScale * interpolateOnEp(table as readonly { ep: number; dispatchGBps: number }[], ep, (r) => r.dispatchGBps);
-  const combineGBps = nvlinkScale * interpolateOnEp(table as readonly { ep: number; combineGBps: number }[], ep, (r) => r.combineGBps);
+  const dispatchGBps = bandwidthScale * nvlinkScale * interpolateOnEp(table as readonly { ep: number; dispatchGBps: number }[], ep, (r) => r.dispatchGBps);
+  const combineGBps = bandwidthScale * nvlinkScale * interpolateOnEp(table as readonly { ep: number; combineGBps: number }[], ep, (r) => r.combineGBps);
   if (ep === 1 || copies === 0) {
     return { seconds: 0, dispatchSeconds: 0, combineSeconds: 0, kernel, dispatchGBps, combineGBps, dispatchBytes: 0, combineBytes: 0, nvlinkScale, copiesPerToken: perToken };
   }

@@ -278,3 +278,33 @@ export function calibratedFactors(gpu: GpuSpec, directory = "data/calibration", 
   const applied = fitted === precision ? "" : `; ${fitted === wanted ? "" : `no ${wanted} rows, so `}the ${fitted} efficiencies are applied to ${precision}`;
   return { factors: fit.factors, measured: true, source: `fitted to ${file.file} (${fit.rows} ${fitted} rows, rms error ${(fit.rmsRelativeError * 100).toFixed(1)}%${applied})` };
 }
+
+/**
+ * The scale s in [lo, hi] at which `value(s)` equals `target`, by bisection: for "what would it
+ * take" questions, such as the all-to-all bandwidth or compute efficiency at which a modelled
+ * throughput matches a published one. `value` must be monotonic on [lo, hi]; 60 halvings, so the
+ * answer is deterministic and within (hi - lo) / 2^60.
+ * @throws {TypeError} for a value that is not a function; {RangeError} for lo >= hi, a non-finite
+ *   target, or a target outside [value(lo), value(hi)] (naming both ends).
+ * @example solveScale((s) => 100 * s, 25, { lo: 0.01, hi: 1 }) // => 0.25
+ */
+export function solveScale(value: (scale: number) => number, target: number, range: { lo: number; hi: number }): number {
+  if (typeof value !== "function") throw new TypeError(`value must be a function of the scale, got ${describeValue(value)}`);
+  const t = requireNumber("target", target);
+  if (typeof range !== "object" || range === null) throw new TypeError(`range must be { lo, hi }, got ${describeValue(range)}`);
+  let lo = requireNumber("range.lo", range.lo);
+  let hi = requireNumber("range.hi", range.hi);
+  if (!(lo < hi)) throw new RangeError(`range.lo must be below range.hi, got ${lo} and ${hi}`);
+  const atLo = value(lo) - t;
+  const atHi = value(hi) - t;
+  if (!Number.isFinite(atLo) || !Number.isFinite(atHi) || atLo * atHi > 0) {
+    throw new RangeError(`target must lie between value(${lo}) = ${value(lo)} and value(${hi}) = ${value(hi)}, got ${t}`);
+  }
+  const rising = atHi > atLo;
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if ((value(mid) - t < 0) === rising) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}

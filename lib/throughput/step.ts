@@ -294,6 +294,11 @@ export interface StepInput {
   overlapTimeline?: boolean;
   /** Fixed latency per all-to-all call (microseconds). */
   allToAllLatencyUs?: number;
+  /**
+   * What-if factor on DeepEP's benchmark bandwidth for dispatch and combine (default 1); see
+   * `AllToAllInput.bandwidthScale`.
+   */
+  allToAllBandwidthScale?: number;
 }
 
 /** Non-expert weight precisions the step model takes (FP4 attention is not a deployment on Hopper). */
@@ -402,6 +407,7 @@ export function stepTime(input: StepInput): StepBreakdown {
   const overlapWanted = requireBoolean("overlapCommunication", input.overlapCommunication);
   const timelineWanted = requireBoolean("overlapTimeline", input.overlapTimeline);
   const schedule = requireOneOf("overlapSchedule", input.overlapSchedule ?? "sglang", OVERLAP_SCHEDULES);
+  const bandwidthScale = requireNumber("allToAllBandwidthScale", input.allToAllBandwidthScale ?? 1, { min: 0, minExclusive: true });
   const runs = overlapWanted && tokensPerRank >= 2 && model.numMoeLayers >= 1 ? 2 : 1;
   let rankWork: RankWork[];
   let runWork: RankWork[];
@@ -441,7 +447,7 @@ export function stepTime(input: StepInput): StepBreakdown {
   const attentionRun = attentionOf(runTokens);
   const attentionSeconds = runs * overlapComputeScale * attentionRun.seconds;
   const shared = runs * overlapComputeScale * sharedTime(runTokens);
-  const comm = allToAllTime({ tokensPerRank: runTokens, topK: model.topK, hiddenSize: model.hiddenSize, ep, maxReceivedCopies: maxTokens / runs, fixedLatencyUs: input.allToAllLatencyUs, nvlinkBidirGBps: gpu.nvlinkBidirGBps, numExperts: model.numRoutedExperts, routingGroups: model.routingGroups, kernel }, deepep);
+  const comm = allToAllTime({ tokensPerRank: runTokens, topK: model.topK, hiddenSize: model.hiddenSize, ep, maxReceivedCopies: maxTokens / runs, fixedLatencyUs: input.allToAllLatencyUs, bandwidthScale, nvlinkBidirGBps: gpu.nvlinkBidirGBps, numExperts: model.numRoutedExperts, routingGroups: model.routingGroups, kernel }, deepep);
   const communicationSeconds = runs * comm.seconds;
   const routed = rankSeconds[slowestRank];
   const expertSeconds = routed + shared;
