@@ -27,6 +27,7 @@ const SPECS: OptionSpecs = {
   "kv-precision": { kind: "string", help: "KV-cache element type: bf16 or fp8 (fp8 holds twice the tokens and halves the bytes decode attention reads)", default: "bf16" },
   timeline: { kind: "boolean", help: "with --overlap: also print the replayed schedule of one MoE layer from the middle of the pass (each operation's start and end, in microseconds; --json: a timeline array)" },
   overlap: { kind: "boolean", help: "two-batch overlap: run the batch as two micro-batches of half its tokens, each one's dispatch and combine running behind the other's compute (every part is then the sum of the two; the layer includes the time compute waits for a transfer)" },
+  "all-to-all-scale": { kind: "number", help: "what-if: dispatch and combine at this fraction of DeepEP's benchmark bandwidth (notebook 05 finds 0.56 would close its prefill gap to DeepSeek's profile)", default: 1 },
   "overlap-schedule": { kind: "string", help: "with --overlap: whose stage order, sglang (SGLang's two-batch overlap) or vllm (vLLM's dual batch overlap, which also runs the dense layers as two halves)", default: "sglang" },
   json: { kind: "boolean", help: "print one JSON object" },
   capture: { kind: "string", help: "also write the scenario and its breakdown as a capture record to this file (see `moe-lab compare`)" },
@@ -42,6 +43,7 @@ const FLAG_OF: Record<string, string> = {
   weightPrecision: "--precision",
   densePrecision: "--dense-precision",
   kvPrecision: "--kv-precision",
+  allToAllBandwidthScale: "--all-to-all-scale",
   ep: "--ep",
   placement: "--placement",
   mode: "--mode",
@@ -86,6 +88,7 @@ function captureFields(r: ScenarioResult, o: RoutingOptions): Record<string, str
     seed: o.seed,
     overlap_communication: o.overlapCommunication,
     ...(o.overlapCommunication ? { overlap_schedule: o.overlapSchedule } : {}),
+    ...(r.input.allToAllBandwidthScale !== undefined && r.input.allToAllBandwidthScale !== 1 ? { all_to_all_scale: r.input.allToAllBandwidthScale } : {}),
     roofline_factors: o.factorsSource,
     ...run, // the keys above keep their place; runFields' results follow in its order
     routed_experts_us: us(b.routedExpertSeconds),
@@ -111,7 +114,7 @@ function commandLine(r: ScenarioResult, o: RoutingOptions): string {
   return [
     `moe-lab step --model ${r.model.id} --gpu ${r.gpu.id} --ep ${r.ep} --tokens ${i.batchTokens}`,
     `--placement ${r.placement} --redundant ${r.redundantExperts} --context ${i.contextTokens} --mode ${i.mode}`,
-    `--skew ${o.zipfExponent} --seed ${o.seed} --precision ${i.weightPrecision ?? "bf16"} --dense-precision ${i.densePrecision ?? "bf16"} --kv-precision ${i.kvPrecision ?? "bf16"}${o.overlapCommunication ? ` --overlap --overlap-schedule ${o.overlapSchedule}` : ""}${o.factorChoice === "auto" ? "" : ` --factors ${o.factorChoice}`}`,
+    `--skew ${o.zipfExponent} --seed ${o.seed} --precision ${i.weightPrecision ?? "bf16"} --dense-precision ${i.densePrecision ?? "bf16"} --kv-precision ${i.kvPrecision ?? "bf16"}${o.overlapCommunication ? ` --overlap --overlap-schedule ${o.overlapSchedule}` : ""}${i.allToAllBandwidthScale !== undefined && i.allToAllBandwidthScale !== 1 ? ` --all-to-all-scale ${i.allToAllBandwidthScale}` : ""}${o.factorChoice === "auto" ? "" : ` --factors ${o.factorChoice}`}`,
   ].join(" ");
 }
 
@@ -204,6 +207,7 @@ export const stepCommand: Command = {
         overlapCommunication: routing.overlapCommunication,
         overlapSchedule: routing.overlapSchedule,
         overlapTimeline: wantTimeline,
+        allToAllBandwidthScale: getNumber(args, "all-to-all-scale", 1),
       });
     } catch (e) {
       if (!(e instanceof RangeError || e instanceof TypeError)) throw e;
@@ -233,6 +237,7 @@ export const stepCommand: Command = {
           densePrecision: r.input.densePrecision ?? "bf16",
           kvPrecision: r.input.kvPrecision ?? "bf16",
           overlapCommunication: routing.overlapCommunication,
+          allToAllBandwidthScale: r.input.allToAllBandwidthScale ?? 1,
           zipfExponent: routing.zipfExponent,
           seed: routing.seed,
           ...b,
@@ -260,7 +265,7 @@ export const stepCommand: Command = {
       `  assumptions     ${r.input.weightPrecision ?? "bf16"} experts, ${r.input.densePrecision ?? "bf16"} non-expert weights, ${r.input.kvPrecision ?? "bf16"} KV cache, Zipf skew ${routing.zipfExponent}, seed ${routing.seed}, communication ${!routing.overlapCommunication ? "added to compute" : b.microBatches === 1 ? "added to compute (too few tokens per rank to split the batch for overlap)" : `overlapped with compute (two micro-batches in ${b.overlapSchedule === "vllm" ? "vLLM's" : "SGLang's"} stage order${b.overlapComputeScale > 1 ? `, compute on ${r.gpu.sms - DEEPEP_NORMAL_KERNEL_SMS} of ${r.gpu.sms} SMs while DeepEP sends` : ""})`}`,
       `  attention       ${us(b.attentionSeconds)} (${b.attentionBound}-bound)`,
       `  experts         ${us(b.expertSeconds)} (routed ${us(b.routedExpertSeconds)} on rank ${b.slowestRank}, ${b.expertBound}-bound; shared ${us(b.sharedExpertSeconds)})`,
-      `  communication   ${us(b.communicationSeconds)} (dispatch ${us(b.dispatchSeconds)}, combine ${us(b.combineSeconds)}, DeepEP ${b.allToAllKernel}${b.allToAllNvlinkScale === 1 ? "" : `, H800 intranode row x ${+b.allToAllNvlinkScale.toFixed(3)} for NVLink`})`,
+      `  communication   ${us(b.communicationSeconds)} (dispatch ${us(b.dispatchSeconds)}, combine ${us(b.combineSeconds)}, DeepEP ${b.allToAllKernel}${b.allToAllNvlinkScale === 1 ? "" : `, H800 intranode row x ${+b.allToAllNvlinkScale.toFixed(3)} for NVLink`}${(r.input.allToAllBandwidthScale ?? 1) === 1 ? "" : `, what-if: ${+((r.input.allToAllBandwidthScale ?? 1) * 100).toFixed(1)}% of DeepEP's benchmark bandwidth`})`,
       `  layer           ${us(b.layerSeconds)}  bound: ${b.bound}; rank imbalance (max/mean tokens) ${b.rankImbalance.toFixed(2)}${b.microBatches === 2 ? `; compute waits ${us(b.computeIdleSeconds)} for dispatch/combine` : ""}`,
       `  forward pass    ${(b.forwardSeconds * 1e3).toFixed(2)} ms (output head ${us(b.outputHeadSeconds)}), ${b.tokensPerSecondPerGpu.toFixed(0)} tokens/s per GPU`,
       `  KV cache        ${m.kvCapacityTokens} tokens fit per rank, this batch needs ${+m.kvTokensNeeded.toFixed(2)}${m.kvFits ? "" : ": DOES NOT FIT"}${r.input.mode === "decode" && m.maxSequencesPerRank !== null ? ` (at most ${m.maxSequencesPerRank} sequences per rank at context ${r.input.contextTokens})` : ""}`,

@@ -267,3 +267,38 @@ test("step --overlap-schedule vllm: vLLM's stage order, named in the assumptions
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("step --all-to-all-scale: a what-if all-to-all slower than DeepEP's benchmarks, named in the output, JSON and capture; bad values exit 2", () => {
+  const dir = mkdtempSync(join(tmpdir(), "moe-lab-step-"));
+  try {
+    const base = ["step", "--model", "deepseek-v3", "--gpu", "h800", "--ep", "32", "--tokens", String(16384 * 32), "--mode", "prefill", "--precision", "fp8", "--overlap"];
+    const full = JSON.parse(runCli([...base, "--json"]).stdout);
+    const slow = JSON.parse(runCli([...base, "--all-to-all-scale", "0.5", "--json"]).stdout);
+    assert.deepEqual([full.allToAllBandwidthScale, slow.allToAllBandwidthScale], [1, 0.5]);
+    // Half the bandwidth: the transfer part of each direction doubles (the fixed latency does not).
+    assert.ok(slow.communicationSeconds > 1.99 * full.communicationSeconds && slow.communicationSeconds < 2 * full.communicationSeconds, `${slow.communicationSeconds} vs ${full.communicationSeconds}`);
+    assert.equal(slow.attentionSeconds, full.attentionSeconds);
+    assert.ok(slow.tokensPerSecondPerGpu < full.tokensPerSecondPerGpu);
+    const text = runCli([...base, "--all-to-all-scale", "0.5"]).stdout;
+    assert.match(text, /^ {2}communication .*DeepEP normal, what-if: 50% of DeepEP's benchmark bandwidth\)$/m);
+    assert.doesNotMatch(runCli(base).stdout, /what-if/);
+    const file = join(dir, "s.json");
+    assert.equal(runCli([...base, "--all-to-all-scale", "0.5", "--capture", file]).status, 0);
+    const cap = readCapture(file);
+    assert.equal(cap.fields.all_to_all_scale, 0.5);
+    assert.match(String(cap.source), / --all-to-all-scale 0\.5( |$)/);
+    assert.equal(JSON.parse(runCli(String(cap.source).replace(/^moe-lab /, "").split(" ").concat("--json")).stdout).layerSeconds, slow.layerSeconds, "the capture's command line reproduces it");
+    const fullFile = join(dir, "f.json");
+    assert.equal(runCli([...base, "--capture", fullFile]).status, 0);
+    assert.equal(readCapture(fullFile).fields.all_to_all_scale, undefined, "left out at the default");
+    for (const bad of ["0", "-1", "x"]) {
+      const r = runCli([...base, "--all-to-all-scale", bad]);
+      assert.equal(r.status, 2, bad);
+      assert.equal(r.stderr.trim().split("\n").length, 1);
+      assert.match(r.stderr, /--all-to-all-scale/);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+

@@ -510,6 +510,12 @@ test("incident: runFields names the capture fields; attributeSlowdown finds the 
   assert.equal(a.cause, "placement");
   assert.deepEqual(a.attributions.map((x) => x.option), ["placement", "contextTokens"]);
   assert.equal(attributeSlowdown(healthy, healthy).cause, null);
+  // An option left out is the same as the option set to its default: no phantom difference.
+  const spelled = { ...slow, overlapCommunication: false, overlapSchedule: "sglang", densePrecision: "bf16", kvPrecision: "bf16", mode: "decode" } as const;
+  assert.deepEqual(attributeSlowdown(healthy, spelled).attributions.map((x) => x.option), ["placement", "contextTokens"]);
+  const { zipfExponent: _z, ...noSkew } = healthy;
+  assert.equal(attributeSlowdown(noSkew, healthy).cause, null, "zipfExponent 0.4 is the default");
+  assert.equal(attributeSlowdown(healthy, { ...healthy, zipfExponent: 0.6 }).cause, "zipfExponent");
   assert.throws(() => runFields({} as never), TypeError);
 });
 

@@ -8,7 +8,7 @@ import type { GpuSpec } from "../hardware";
 import { describeValue, requireInteger, requireNumber } from "../validate";
 import { layerBalance } from "../metrics";
 import { DEFAULT_FACTORS, RooflineFactors, validateFactors } from "./roofline";
-import { ScenarioOptions, ScenarioResult, runScenario } from "./scenario";
+import { SCENARIO_DEFAULTS, ScenarioOptions, ScenarioResult, runScenario } from "./scenario";
 
 /**
  * The named fields a run records (snake_case, microseconds), for `createCapture` in lib/capture.
@@ -65,7 +65,7 @@ export interface SlowdownAttribution {
   cause: string | null;
 }
 
-const COMPARED: ReadonlyArray<keyof ScenarioOptions> = ["model", "gpu", "ep", "batchTokens", "mode", "contextTokens", "placement", "redundantExperts", "zipfExponent", "seed", "popularitySeed", "weightPrecision", "densePrecision", "kvPrecision", "overlapCommunication", "overlapSchedule"];
+const COMPARED: ReadonlyArray<keyof ScenarioOptions> = ["model", "gpu", "ep", "batchTokens", "mode", "contextTokens", "placement", "redundantExperts", "zipfExponent", "seed", "popularitySeed", "weightPrecision", "densePrecision", "kvPrecision", "overlapCommunication", "overlapSchedule", "allToAllBandwidthScale"];
 
 /**
  * The incident flow's question "what changed, and does it explain the slowdown?": reruns the slow
@@ -79,8 +79,10 @@ export function attributeSlowdown(healthy: ScenarioOptions, slow: ScenarioOption
   const h = runScenario(healthy).breakdown.layerSeconds;
   const s = runScenario(slow).breakdown.layerSeconds;
   const attributions: Attribution[] = [];
+  // An option left out is the same as the option set to its default (SCENARIO_DEFAULTS).
+  const defaults: Partial<ScenarioOptions> = SCENARIO_DEFAULTS;
   for (const key of COMPARED) {
-    if (JSON.stringify(healthy[key]) === JSON.stringify(slow[key])) continue;
+    if (JSON.stringify(healthy[key] ?? defaults[key]) === JSON.stringify(slow[key] ?? defaults[key])) continue;
     const reverted = runScenario({ ...slow, [key]: healthy[key] } as ScenarioOptions).breakdown.layerSeconds;
     attributions.push({ option: key, healthy: healthy[key], slow: slow[key], revertedLayerSeconds: reverted, recovered: s !== h ? (s - reverted) / (s - h) : 0 });
   }

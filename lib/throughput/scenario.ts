@@ -68,6 +68,8 @@ export interface ScenarioOptions {
   overlapCommunication?: boolean;
   /** With overlap, whose stage order: "sglang" (default) or "vllm" (`StepInput.overlapSchedule`). */
   overlapSchedule?: OverlapSchedule;
+  /** What-if factor on DeepEP's benchmark bandwidth, default 1 (`StepInput.allToAllBandwidthScale`). */
+  allToAllBandwidthScale?: number;
   /** With overlap, also return the replayed schedule (`StepInput.overlapTimeline`), default false. */
   overlapTimeline?: boolean;
 }
@@ -142,23 +144,43 @@ export function shuffledZipf(numExperts: number, exponent: number, rng: Rng): nu
   return out;
 }
 
+/**
+ * The scenario options' fixed defaults, the one place `runScenario` takes them from (and
+ * `attributeSlowdown` compares with): an option left out equals the same option set to its default.
+ * Two defaults depend on other options and are not here: `redundantExperts` (ep with EPLB, else 0)
+ * and `popularitySeed` (the seed).
+ */
+export const SCENARIO_DEFAULTS = Object.freeze({
+  contextTokens: 4096,
+  mode: "decode" as StepMode,
+  placement: "contiguous" as Placement,
+  zipfExponent: DEFAULT_ZIPF_EXPONENT,
+  seed: 0,
+  weightPrecision: "bf16" as WeightPrecision,
+  densePrecision: "bf16" as DensePrecision,
+  kvPrecision: "bf16" as KvPrecision,
+  overlapCommunication: false,
+  overlapSchedule: "sglang" as OverlapSchedule,
+  allToAllBandwidthScale: 1,
+});
+
 /** The options both `runScenario` and `scenarioMemory` read, validated, with their defaults. */
 function checkedScenario(options: ScenarioOptions, hardware: HardwareData) {
   if (typeof options !== "object" || options === null) throw new TypeError(`options must be an object, got ${describeValue(options)}`);
-  const placement = requireOneOf("placement", options.placement ?? "contiguous", ["contiguous", "eplb"]);
+  const placement = requireOneOf("placement", options.placement ?? SCENARIO_DEFAULTS.placement, ["contiguous", "eplb"]);
   const ep = requireInteger("ep", options.ep, { min: 1 });
   return {
     spec: loadModel(options.model),
     gpu: getGpu(options.gpu, hardware),
     ep,
     batchTokens: requireInteger("batchTokens", options.batchTokens, { min: 0, max: MAX_SCENARIO_BATCH_TOKENS }),
-    contextTokens: requireInteger("contextTokens", options.contextTokens ?? 4096, { min: 0 }),
-    mode: requireOneOf("mode", options.mode ?? "decode", ["decode", "prefill"]),
+    contextTokens: requireInteger("contextTokens", options.contextTokens ?? SCENARIO_DEFAULTS.contextTokens, { min: 0 }),
+    mode: requireOneOf("mode", options.mode ?? SCENARIO_DEFAULTS.mode, ["decode", "prefill"]),
     placement,
     redundant: requireInteger("redundantExperts", options.redundantExperts ?? (placement === "eplb" ? ep : 0), { min: 0 }),
-    precision: requireOneOf("weightPrecision", options.weightPrecision ?? "bf16", WEIGHT_PRECISIONS),
-    densePrecision: requireOneOf("densePrecision", options.densePrecision ?? "bf16", DENSE_PRECISIONS),
-    kvPrecision: requireOneOf("kvPrecision", options.kvPrecision ?? "bf16", KV_PRECISIONS),
+    precision: requireOneOf("weightPrecision", options.weightPrecision ?? SCENARIO_DEFAULTS.weightPrecision, WEIGHT_PRECISIONS),
+    densePrecision: requireOneOf("densePrecision", options.densePrecision ?? SCENARIO_DEFAULTS.densePrecision, DENSE_PRECISIONS),
+    kvPrecision: requireOneOf("kvPrecision", options.kvPrecision ?? SCENARIO_DEFAULTS.kvPrecision, KV_PRECISIONS),
   };
 }
 
@@ -178,8 +200,8 @@ export function runScenario(options: ScenarioOptions, hardware: HardwareData = l
   const slots = E + redundant;
   if (redundant === 0 && E % ep !== 0) throw new RangeError(`ep must divide numRoutedExperts (${E}) of ${model.id}, got ${ep}`);
   if (slots % ep !== 0) throw new RangeError(`ep must divide experts + redundant (${E} + ${redundant} = ${slots}), got ${ep}`);
-  const zipf = requireNumber("zipfExponent", options.zipfExponent ?? DEFAULT_ZIPF_EXPONENT, { min: 0 });
-  const seed = requireInteger("seed", options.seed ?? 0);
+  const zipf = requireNumber("zipfExponent", options.zipfExponent ?? SCENARIO_DEFAULTS.zipfExponent, { min: 0 });
+  const seed = requireInteger("seed", options.seed ?? SCENARIO_DEFAULTS.seed);
   const rng = createRng(seed);
   const shuffled = shuffledZipf(E, zipf, rng); // advances the draw stream the same way whatever popularitySeed is
   const popularitySeed = options.popularitySeed === undefined ? seed : requireInteger("popularitySeed", options.popularitySeed);
@@ -204,8 +226,9 @@ export function runScenario(options: ScenarioOptions, hardware: HardwareData = l
     weightPrecision: precision,
     kvPrecision: checked.kvPrecision,
     densePrecision: checked.densePrecision,
-    overlapCommunication: options.overlapCommunication ?? false,
-    ...(options.overlapSchedule !== undefined ? { overlapSchedule: options.overlapSchedule } : {}),
+    overlapCommunication: options.overlapCommunication ?? SCENARIO_DEFAULTS.overlapCommunication,
+    overlapSchedule: options.overlapSchedule ?? SCENARIO_DEFAULTS.overlapSchedule,
+    allToAllBandwidthScale: options.allToAllBandwidthScale ?? SCENARIO_DEFAULTS.allToAllBandwidthScale,
     ...(options.overlapTimeline ? { overlapTimeline: true } : {}),
   };
   const breakdown = stepTime(input);
