@@ -52,6 +52,12 @@ const FLAG_OF: Record<string, string> = {
   id: "--model",
 };
 
+/** The `--all-to-all-scale` what-if of a run, or null at DeepEP's benchmark bandwidth (the default, 1). */
+function whatIfScale(r: ScenarioResult): number | null {
+  const scale = r.input.allToAllBandwidthScale ?? 1;
+  return scale === 1 ? null : scale;
+}
+
 /** The routing options a `ScenarioResult` does not keep. */
 interface RoutingOptions {
   zipfExponent: number;
@@ -88,7 +94,7 @@ function captureFields(r: ScenarioResult, o: RoutingOptions): Record<string, str
     seed: o.seed,
     overlap_communication: o.overlapCommunication,
     ...(o.overlapCommunication ? { overlap_schedule: o.overlapSchedule } : {}),
-    ...(r.input.allToAllBandwidthScale !== undefined && r.input.allToAllBandwidthScale !== 1 ? { all_to_all_scale: r.input.allToAllBandwidthScale } : {}),
+    ...(whatIfScale(r) === null ? {} : { all_to_all_scale: whatIfScale(r) as number }),
     roofline_factors: o.factorsSource,
     ...run, // the keys above keep their place; runFields' results follow in its order
     routed_experts_us: us(b.routedExpertSeconds),
@@ -114,7 +120,7 @@ function commandLine(r: ScenarioResult, o: RoutingOptions): string {
   return [
     `moe-lab step --model ${r.model.id} --gpu ${r.gpu.id} --ep ${r.ep} --tokens ${i.batchTokens}`,
     `--placement ${r.placement} --redundant ${r.redundantExperts} --context ${i.contextTokens} --mode ${i.mode}`,
-    `--skew ${o.zipfExponent} --seed ${o.seed} --precision ${i.weightPrecision ?? "bf16"} --dense-precision ${i.densePrecision ?? "bf16"} --kv-precision ${i.kvPrecision ?? "bf16"}${o.overlapCommunication ? ` --overlap --overlap-schedule ${o.overlapSchedule}` : ""}${i.allToAllBandwidthScale !== undefined && i.allToAllBandwidthScale !== 1 ? ` --all-to-all-scale ${i.allToAllBandwidthScale}` : ""}${o.factorChoice === "auto" ? "" : ` --factors ${o.factorChoice}`}`,
+    `--skew ${o.zipfExponent} --seed ${o.seed} --precision ${i.weightPrecision ?? "bf16"} --dense-precision ${i.densePrecision ?? "bf16"} --kv-precision ${i.kvPrecision ?? "bf16"}${o.overlapCommunication ? ` --overlap --overlap-schedule ${o.overlapSchedule}` : ""}${whatIfScale(r) === null ? "" : ` --all-to-all-scale ${whatIfScale(r)}`}${o.factorChoice === "auto" ? "" : ` --factors ${o.factorChoice}`}`,
   ].join(" ");
 }
 
@@ -265,7 +271,7 @@ export const stepCommand: Command = {
       `  assumptions     ${r.input.weightPrecision ?? "bf16"} experts, ${r.input.densePrecision ?? "bf16"} non-expert weights, ${r.input.kvPrecision ?? "bf16"} KV cache, Zipf skew ${routing.zipfExponent}, seed ${routing.seed}, communication ${!routing.overlapCommunication ? "added to compute" : b.microBatches === 1 ? "added to compute (too few tokens per rank to split the batch for overlap)" : `overlapped with compute (two micro-batches in ${b.overlapSchedule === "vllm" ? "vLLM's" : "SGLang's"} stage order${b.overlapComputeScale > 1 ? `, compute on ${r.gpu.sms - DEEPEP_NORMAL_KERNEL_SMS} of ${r.gpu.sms} SMs while DeepEP sends` : ""})`}`,
       `  attention       ${us(b.attentionSeconds)} (${b.attentionBound}-bound)`,
       `  experts         ${us(b.expertSeconds)} (routed ${us(b.routedExpertSeconds)} on rank ${b.slowestRank}, ${b.expertBound}-bound; shared ${us(b.sharedExpertSeconds)})`,
-      `  communication   ${us(b.communicationSeconds)} (dispatch ${us(b.dispatchSeconds)}, combine ${us(b.combineSeconds)}, DeepEP ${b.allToAllKernel}${b.allToAllNvlinkScale === 1 ? "" : `, H800 intranode row x ${+b.allToAllNvlinkScale.toFixed(3)} for NVLink`}${(r.input.allToAllBandwidthScale ?? 1) === 1 ? "" : `, what-if: ${+((r.input.allToAllBandwidthScale ?? 1) * 100).toFixed(1)}% of DeepEP's benchmark bandwidth`})`,
+      `  communication   ${us(b.communicationSeconds)} (dispatch ${us(b.dispatchSeconds)}, combine ${us(b.combineSeconds)}, DeepEP ${b.allToAllKernel}${b.allToAllNvlinkScale === 1 ? "" : `, H800 intranode row x ${+b.allToAllNvlinkScale.toFixed(3)} for NVLink`}${whatIfScale(r) === null ? "" : `, what-if: ${+((whatIfScale(r) as number) * 100).toFixed(1)}% of DeepEP's benchmark bandwidth`})`,
       `  layer           ${us(b.layerSeconds)}  bound: ${b.bound}; rank imbalance (max/mean tokens) ${b.rankImbalance.toFixed(2)}${b.microBatches === 2 ? `; compute waits ${us(b.computeIdleSeconds)} for dispatch/combine` : ""}`,
       `  forward pass    ${(b.forwardSeconds * 1e3).toFixed(2)} ms (output head ${us(b.outputHeadSeconds)}), ${b.tokensPerSecondPerGpu.toFixed(0)} tokens/s per GPU`,
       `  KV cache        ${m.kvCapacityTokens} tokens fit per rank, this batch needs ${+m.kvTokensNeeded.toFixed(2)}${m.kvFits ? "" : ": DOES NOT FIT"}${r.input.mode === "decode" && m.maxSequencesPerRank !== null ? ` (at most ${m.maxSequencesPerRank} sequences per rank at context ${r.input.contextTokens})` : ""}`,
