@@ -88,6 +88,32 @@ test("calibrate_experts.py refuses bad options with one line and writes nothing"
   assert.notEqual(bad.status, 0);
   assert.equal(bad.stderr.trim(), "--dtypes: got 'bf16,int8', allowed: auto, bf16, fp8 or bf16,fp8");
   assert.equal(existsSync(join(dir, "x.csv")), false);
+  const gpu = runScript(py, ["--dry-run", "--gpu-id", "a100", "--out", join(dir, "x.csv")]);
+  assert.notEqual(gpu.status, 0);
+  assert.equal(gpu.stderr.trim(), "--gpu-id: got 'a100', allowed: auto, h100, h200, h800");
+  const limit = runScript(py, ["--dry-run", "--time-limit", "0", "--out", join(dir, "x.csv")]);
+  assert.notEqual(limit.status, 0);
+  assert.equal(limit.stderr.trim(), "--time-limit: got 0, allowed: a number of seconds > 0");
+  assert.equal(existsSync(join(dir, "x.csv")), false);
+});
+
+test("calibrate_experts.py --time-limit: stops starting configurations, writes what it measured, marked incomplete", (t) => {
+  const py = pythonWith("torch");
+  if (!py) return missing(t, "no Python with torch (Debian python3-torch): calibration-script test skipped");
+  const dir = mkdtempSync(join(tmpdir(), "moe-lab-cal-limit-"));
+  const out = join(dir, "cut.csv");
+  const r = runScript(py, ["--dry-run", "--time-limit", "1e-9", "--out", out]);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr.trim().split("\n").pop() as string, /^incomplete calibration \(stopped at tiny \(bf16\): time limit of 1e-09 s reached\); the CSV has the rows measured before it$/);
+  const cut = parseCalibrationCsv(readFileSync(out, "utf8"), "cut.csv");
+  assert.equal(cut.rows.length, 0);
+  assert.equal(cut.meta.gpu_id, "none", "--gpu-id auto on a CPU dry run names no GPU");
+  assert.match(cut.meta.incomplete, /^stopped at tiny \(bf16\): time limit/);
+  // A generous limit changes nothing.
+  const full = runScript(py, ["--dry-run", "--time-limit", "600", "--out", join(dir, "full.csv")]);
+  assert.equal(full.status, 0, full.stderr);
+  assert.equal(parseCalibrationCsv(readFileSync(join(dir, "full.csv"), "utf8"), "full.csv").rows.length, 20);
+  assert.deepEqual(readdirSync(dir).sort(), ["cut.csv", "full.csv"], "no temporary file left behind");
 });
 
 test("calibrate_experts.py times FP8 where torch has it (emulated FP8 API on the CPU), and keeps its BF16 rows when FP8 fails", (t) => {
@@ -134,9 +160,9 @@ test("calibrate_experts.py times FP8 where torch has it (emulated FP8 API on the
   const crashOut = join(dir, "crash.csv");
   const crash = runScript(py, ["--dry-run", "--out", crashOut], "crash-i128");
   assert.notEqual(crash.status, 0);
-  assert.match(crash.stderr.trim().split("\n").pop() as string, /^incomplete calibration \(stopped at tiny-wide: CUDA error: an illegal memory access was encountered \(emulated\)\); the CSV has the rows measured before it$/);
+  assert.match(crash.stderr.trim().split("\n").pop() as string, /^incomplete calibration \(stopped at tiny-wide \(bf16\): CUDA error: an illegal memory access was encountered \(emulated\)\); the CSV has the rows measured before it$/);
   const partial = parseCalibrationCsv(readFileSync(crashOut, "utf8"), "crash.csv");
-  assert.match(partial.meta.incomplete, /^stopped at tiny-wide: /);
+  assert.match(partial.meta.incomplete, /^stopped at tiny-wide \(bf16\): /);
   assert.deepEqual([...new Set(partial.rows.map((r) => r.hiddenSize))], [64], "the first shape's rows survive");
   assert.deepEqual(readdirSync(dir).sort(), ["crash.csv", "loop.csv", "n32.csv", "ng.csv", "ok.csv", "tw.csv", "wrong.csv"], "no temporary file left behind");
 });

@@ -22,13 +22,16 @@ header comment block: GPU name, moe-lab GPU id, driver, CUDA and torch versions,
 
 Usage:
   python3 tools/calibrate_experts.py --gpu-id h100 --out data/calibration/h100.csv
+  python3 tools/calibrate_experts.py --graphs --time-limit 400 --out h200.csv   # GPU id from the device name; stop starting new configurations after 400 s
   python3 tools/calibrate_experts.py --gpu-id h100 --dtypes bf16 --out h100-bf16.csv   # skip FP8
   python3 tools/calibrate_experts.py --dry-run --out dry-run.csv   # CPU, tiny shapes: checks the format only
 
 Before timing a grouped configuration, its output is compared with a plain per-expert loop; a
 grouped kernel that disagrees (or fails) is replaced by the loop for that shape, and the CSV's
 `grouped_impl` line says which one was timed. The CSV is written to a temporary file and renamed,
-so an interrupted run never leaves a half-written file. test/calibration-script.test.ts runs the
+so an interrupted run never leaves a half-written file; a run stopped by --time-limit, SIGTERM or a
+CUDA error writes the rows measured so far, marked `# incomplete:`. Every shape is timed in BF16
+before any in FP8, so a run cut short loses FP8 rows first. test/calibration-script.test.ts runs the
 --dry-run on CPU (Debian's python3-torch) and checks the CSV against lib/throughput/calibration.ts.
 
 The load patterns match lib/throughput/calibration.ts `groupedLoads`:
@@ -41,9 +44,11 @@ import datetime
 import math
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
+import time
 
 SHAPES = [
     ("llama-4-maverick", 5120, 8192),
@@ -54,6 +59,7 @@ SHAPES = [
 TOKENS = [2 ** i for i in range(15)]  # 1 .. 16384
 GROUPED_EXPERTS = 16
 GROUPED_TOTALS = [16, 64, 256, 1024, 4096, 16384]
+GPU_IDS = {"H100": "h100", "H200": "h200", "H800": "h800"}  # device-name marker -> data/hardware.json id
 COLUMNS = [
     "kind", "dtype", "hidden", "intermediate", "num_experts", "load_pattern", "total_tokens",
     "active_experts", "max_expert_tokens", "median_us", "p10_us", "p90_us", "repeats",
@@ -81,16 +87,32 @@ def percentile(xs, q):
     return ys[lo] + (ys[hi] - ys[lo]) * (k - lo)
 
 
-class Timer:
-    """Times a zero-argument function: CUDA events (optionally a CUDA graph) on GPU, perf_counter on CPU."""
+class Stopped(BaseException):
+    """The run must stop now (time limit reached, or SIGTERM): the rows measured so far are written.
+    A BaseException, so the per-shape `except Exception` fallbacks do not swallow it."""
 
-    def __init__(self, torch, device, warmup, repeats, use_graphs):
+
+def detect_gpu_id(name):
+    """The data/hardware.json id for a CUDA device name ("NVIDIA H200" -> "h200"), or None."""
+    for marker, gpu_id in GPU_IDS.items():
+        if marker in name.upper():
+            return gpu_id
+    return None
+
+
+class Timer:
+    """Times a zero-argument function: CUDA events (optionally a CUDA graph) on GPU, perf_counter on CPU.
+    With a deadline (time.monotonic() seconds), refuses to start a configuration after it."""
+
+    def __init__(self, torch, device, warmup, repeats, use_graphs, deadline=None, limit_s=None):
         self.torch, self.device, self.warmup, self.repeats, self.use_graphs = torch, device, warmup, repeats, use_graphs
+        self.deadline, self.limit_s = deadline, limit_s
 
     def __call__(self, fn):
         torch = self.torch
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise Stopped(f"time limit of {self.limit_s:g} s reached")
         if self.device == "cpu":
-            import time
             for _ in range(self.warmup):
                 fn()
             times = []
@@ -291,12 +313,15 @@ def grouped_fp8_fn(torch, xq, xs, experts, loads, stacked=None):
             aq, a_scale = fp8_quantize(torch, torch.nn.functional.silu(gate) * up, "rowwise")
             return torch._scaled_grouped_mm(aq, d.transpose(-2, -1), a_scale.reshape(-1), d_s, offs=offs, out_dtype=torch.bfloat16)
         return run
-    bounds = group_bounds(loads)
-    active = [i for i, n in enumerate(loads) if n > 0]
     rowwise = experts[0].scaling == "rowwise"
+    # Each expert's tokens and scales copied into their own buffers (as a dispatch writes them):
+    # cuBLASLt refuses a scale pointer that is not 16-byte aligned, which a row slice of the
+    # per-token scales is (seen on an H200, torch 2.11: CUBLAS_STATUS_NOT_SUPPORTED for n = 1).
+    parts = [(i, xq[a:b].clone(), xs[a:b].clone() if rowwise else xs)
+             for i, (a, b) in enumerate(group_bounds(loads)) if b > a]
 
     def run_loop():
-        return [swiglu_fp8(torch, xq[a:b], xs[a:b] if rowwise else xs, experts[i]) for i in active for a, b in [bounds[i]]]
+        return [swiglu_fp8(torch, q, s, experts[i]) for i, q, s in parts]
     return run_loop
 
 
@@ -325,7 +350,7 @@ def grouped_kernel_survives(kind):
     """True when torch's grouped kernel ("bf16": _grouped_mm, "fp8": _scaled_grouped_mm) runs on
     unaligned and empty groups in a child process (so a device-side assert cannot kill this run)."""
     try:
-        r = subprocess.run([sys.executable, "-c", _GROUPED_PROBE, kind], capture_output=True, text=True, timeout=600)
+        r = subprocess.run([sys.executable, "-c", _GROUPED_PROBE, kind], capture_output=True, text=True, timeout=180)
     except Exception as e:
         print(f"  ({kind} grouped kernel probe failed to run: {e})", file=sys.stderr)
         return False
@@ -365,19 +390,26 @@ def provenance(torch, device, gpu_id, grouped_impl, args, fp8_note):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True, help="CSV to write, e.g. data/calibration/h100.csv")
-    ap.add_argument("--gpu-id", default="h100", help="moe-lab GPU id (data/hardware.json): h100, h200, h800")
+    ap.add_argument("--gpu-id", default="auto",
+                    help="moe-lab GPU id (data/hardware.json): h100, h200, h800, or auto (from the device name)")
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--repeats", type=int, default=50)
     ap.add_argument("--graphs", action="store_true", help="time inside CUDA graphs (less launch overhead)")
     ap.add_argument("--dry-run", action="store_true", help="CPU, tiny shapes and few tokens: checks the CSV format only")
     ap.add_argument("--grouped-impl", choices=["auto", "grouped_mm", "loop"], default="auto",
                     help="auto: torch._grouped_mm where available and correct, else a loop over experts")
+    ap.add_argument("--time-limit", type=float, default=None,
+                    help="seconds: start no configuration after this; the rows measured so far are written, marked incomplete")
     ap.add_argument("--dtypes", default="auto",
                     help="weight precisions to time: bf16, fp8, bf16,fp8, or auto (bf16, plus fp8 where the GPU and torch run it)")
     args = ap.parse_args()
     dtypes = [d.strip() for d in args.dtypes.split(",")]
     if args.dtypes != "auto" and (not dtypes or any(d not in ("bf16", "fp8") for d in dtypes) or len(set(dtypes)) != len(dtypes)):
         sys.exit(f"--dtypes: got {args.dtypes!r}, allowed: auto, bf16, fp8 or bf16,fp8")
+    if args.gpu_id != "auto" and args.gpu_id not in GPU_IDS.values():
+        sys.exit(f"--gpu-id: got {args.gpu_id!r}, allowed: auto, {', '.join(GPU_IDS.values())}")
+    if args.time_limit is not None and not args.time_limit > 0:
+        sys.exit(f"--time-limit: got {args.time_limit:g}, allowed: a number of seconds > 0")
     out_dir = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(out_dir):
         sys.exit(f"--out: folder {os.path.dirname(args.out) or '.'} does not exist")
@@ -387,13 +419,24 @@ def main():
     device = "cpu" if args.dry_run else "cuda"
     if device == "cuda" and not torch.cuda.is_available():
         sys.exit("no CUDA device: run on a GPU, or use --dry-run to check the format on CPU")
+    if device == "cuda":
+        name = torch.cuda.get_device_name(0)
+        detected = detect_gpu_id(name)
+        if args.gpu_id == "auto" and detected is None:
+            sys.exit(f"--gpu-id auto: {name!r} is none of {', '.join(GPU_IDS)}; name the closest with --gpu-id")
+        if args.gpu_id != "auto" and detected is not None and detected != args.gpu_id:
+            sys.exit(f"--gpu-id: got {args.gpu_id!r}, but this GPU is {name!r} ({detected}); use --gpu-id {detected} or auto")
+        args.gpu_id = detected if args.gpu_id == "auto" else args.gpu_id
+    elif args.gpu_id == "auto":
+        args.gpu_id = "none"
+    deadline = None if args.time_limit is None else time.monotonic() + args.time_limit
     shapes, tokens, totals = SHAPES, TOKENS, GROUPED_TOTALS
     if args.dry_run:
         shapes = [("tiny", 64, 32), ("tiny-wide", 32, 128)]
         tokens, totals = [1, 2, 4, 8], [16, 64]
         args.warmup, args.repeats = 1, 3
     dtype = torch.bfloat16
-    timer = Timer(torch, device, args.warmup, args.repeats, args.graphs and device == "cuda")
+    timer = Timer(torch, device, args.warmup, args.repeats, args.graphs and device == "cuda", deadline, args.time_limit)
     have_grouped_mm = hasattr(torch, "_grouped_mm") and device == "cuda" and args.grouped_impl != "loop" and grouped_kernel_survives("bf16")
     if args.grouped_impl == "grouped_mm" and not have_grouped_mm:
         sys.exit("--grouped-impl grouped_mm: this torch/device has no torch._grouped_mm, or it fails on unaligned groups (use auto or loop)")
@@ -478,24 +521,24 @@ def main():
 
     gen = torch.Generator(device=device).manual_seed(0)
 
-    def measure_shape(name, hidden, inter):
-        """Every row of one expert shape: BF16 single, FP8 single, BF16 grouped, FP8 grouped."""
+    def measure_shape(name, hidden, inter, precision):
+        """The rows of one expert shape in one precision: single expert, then 16 grouped experts."""
         w_gate_up = torch.randn(hidden, 2 * inter, device=device, dtype=dtype, generator=gen) * 0.02
         w_down = torch.randn(inter, hidden, device=device, dtype=dtype, generator=gen) * 0.02
-        if want_bf16:
+        if precision == "bf16":
             for t in tokens:
                 x = torch.randn(t, hidden, device=device, dtype=dtype, generator=gen)
                 times = timer(lambda: swiglu(torch, x, w_gate_up, w_down))
                 record("single", hidden, inter, 1, "single", t, [t], times)
                 print(f"single {name} {t:6d} tokens: {statistics.median(times):9.1f} us", file=sys.stderr)
-        if fp8_scaling is not None:
+        else:
             time_single_fp8(name, hidden, inter, w_gate_up, w_down)
         del w_gate_up, w_down
         E = GROUPED_EXPERTS
         wg = torch.randn(E, hidden, 2 * inter, device=device, dtype=dtype, generator=gen) * 0.02
         wd = torch.randn(E, inter, hidden, device=device, dtype=dtype, generator=gen) * 0.02
         shape_grouped = use_grouped_mm
-        for pattern in ("balanced", "skewed", "single") if want_bf16 else ():
+        for pattern in ("balanced", "skewed", "single") if precision == "bf16" else ():
             for total in totals:
                 loads = grouped_loads(pattern, total, E)
                 x = torch.randn(total, hidden, device=device, dtype=dtype, generator=gen)
@@ -508,20 +551,31 @@ def main():
                 times = timer(fn)
                 record("grouped", hidden, inter, E, pattern, total, loads, times)
                 print(f"grouped {name} {pattern:8s} {total:6d} tokens: {statistics.median(times):9.1f} us", file=sys.stderr)
-        if fp8_scaling is not None:
+        if precision == "fp8":
             time_grouped_fp8(name, hidden, inter, wg, wd)
         del wg, wd
         if device == "cuda":
             torch.cuda.empty_cache()
 
+    def on_sigterm(signum, frame):
+        raise Stopped("terminated (SIGTERM)")
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    # Every shape in BF16 first (the issue's calibration), then FP8: a run cut short by --time-limit
+    # or SIGTERM loses FP8 rows before BF16 ones.
+    precisions = (["bf16"] if want_bf16 else []) + (["fp8"] if fp8_scaling is not None else [])
     incomplete = None
-    for name, hidden, inter in shapes:
-        try:
-            measure_shape(name, hidden, inter)
-        except Exception as e:  # e.g. out of memory or a CUDA error: keep what was measured, say where it stopped
-            incomplete = f"stopped at {name}: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
-            print(f"  {incomplete}; writing the rows measured so far", file=sys.stderr)
+    for precision in precisions:
+        for name, hidden, inter in shapes:
+            try:
+                measure_shape(name, hidden, inter, precision)
+            except (Exception, Stopped) as e:  # out of memory, a CUDA error, the time limit: keep what was measured
+                incomplete = f"stopped at {name} ({precision}): {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+                print(f"  {incomplete}; writing the rows measured so far", file=sys.stderr)
+                break
+        if incomplete:
             break
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     if fp8_scaling is None:
         fp8_note = f"not timed: {fp8_why}"
