@@ -1,7 +1,8 @@
 /**
  * `moe-lab expert-time`: the modelled time of one expert (SwiGLU MLP) for each token count, on a
- * GPU from data/hardware.json. The roofline factors are fitted to data/calibration/<gpu>.csv when
- * that GPU has been calibrated (tools/calibrate_experts.py), else the assumed DEFAULT_FACTORS;
+ * GPU from data/hardware.json. The roofline factors are fitted to the single-expert rows of
+ * data/calibration/<gpu>.csv when that GPU has been calibrated (tools/calibrate_experts.py), else
+ * the assumed DEFAULT_FACTORS;
  * `--factors published` takes the efficiencies fitted to published kernel timings in the chosen
  * precision (XLA's H100 BF16 table, or DeepGEMM's H800 FP8 table for fp8 and fp4), and
  * the efficiency options override any of them. The text output says which.
@@ -17,7 +18,7 @@ const SPECS: OptionSpecs = {
   intermediate: { kind: "int", help: "expert intermediate size (elements, >= 1)" },
   tokens: { kind: "numbers", help: "comma-separated token counts (integers >= 0)", default: "1,8,64,512" },
   precision: { kind: "string", help: "expert weight precision: bf16, fp8, fp4", default: "bf16" },
-  factors: { kind: "string", help: "roofline factors: auto (this GPU's calibration CSV, else the assumed defaults), defaults, or published (efficiencies fitted to published kernel timings in --precision: XLA's H100 BF16 table for bf16, DeepGEMM's H800 FP8 table for fp8 and fp4)", default: "auto" },
+  factors: { kind: "string", help: "roofline factors: auto (fitted to this GPU's calibration CSV, its single-expert rows; else the assumed defaults), defaults, or published (efficiencies fitted to published kernel timings in --precision: XLA's H100 BF16 table for bf16, DeepGEMM's H800 FP8 table for fp8 and fp4)", default: "auto" },
   "memory-efficiency": { kind: "number", help: "achieved fraction of HBM bandwidth, (0, 1]", default: `from --factors (assumed: ${DEFAULT_FACTORS.memoryEfficiency})` },
   "compute-efficiency": { kind: "number", help: "achieved fraction of dense peak, (0, 1]", default: `from --factors (assumed: ${DEFAULT_FACTORS.computeEfficiency})` },
   "overhead-us": { kind: "number", help: "fixed overhead per expert computation (us, >= 0)", default: `from --factors (assumed: ${DEFAULT_FACTORS.overheadSeconds * 1e6})` },
@@ -39,7 +40,8 @@ export const expertTimeCommand: Command = {
       if (!Number.isSafeInteger(t) || t < 0) throw new CliError(`--tokens must be integers >= 0, got ${t}`);
     });
     const precision = requireOneOf("--precision", getString(args, "precision", "bf16"), WEIGHT_PRECISIONS) as WeightPrecision;
-    const base = factorsFor(gpu, requireOneOf("--factors", getString(args, "factors", "auto"), FACTOR_CHOICES) as FactorChoice, precision);
+    // One expert's kernel: fitted to the calibration's single-expert rows (step uses the grouped ones).
+    const base = factorsFor(gpu, requireOneOf("--factors", getString(args, "factors", "auto"), FACTOR_CHOICES) as FactorChoice, precision, undefined, "single");
     const given = ["memory-efficiency", "compute-efficiency", "overhead-us"].filter((k) => args.options[k] !== undefined);
     // Checked here, in the unit the user typed: the model checks seconds, which would misquote it.
     if (args.options["overhead-us"] !== undefined) requireNumber("--overhead-us", args.options["overhead-us"], { min: 0 });

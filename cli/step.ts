@@ -22,7 +22,7 @@ const SPECS: OptionSpecs = {
   skew: { kind: "number", help: "Zipf exponent of expert popularity (0 = uniform)", default: DEFAULT_ZIPF_EXPONENT },
   seed: { kind: "int", help: "seed of the routing draws", default: 0 },
   precision: { kind: "string", help: "expert weight precision: bf16, fp8, fp4", default: "bf16" },
-  factors: { kind: "string", help: "roofline factors: auto (this GPU's calibration CSV, else the assumed defaults), defaults, or published (efficiencies fitted to published kernel timings in --precision: XLA's H100 BF16 table for bf16, DeepGEMM's H800 FP8 table for fp8 and fp4)", default: "auto" },
+  factors: { kind: "string", help: "roofline factors: auto (fitted to this GPU's calibration CSV, its grouped rows: a rank's experts as one kernel; else the assumed defaults), defaults, or published (efficiencies fitted to published kernel timings in --precision: XLA's H100 BF16 table for bf16, DeepGEMM's H800 FP8 table for fp8 and fp4)", default: "auto" },
   "dense-precision": { kind: "string", help: "attention, shared experts and dense layers: bf16 or fp8 (embeddings, output head, routers and norms stay bf16)", default: "bf16" },
   "kv-precision": { kind: "string", help: "KV-cache element type: bf16 or fp8 (fp8 holds twice the tokens and halves the bytes decode attention reads)", default: "bf16" },
   timeline: { kind: "boolean", help: "with --overlap: also print the replayed schedule of one MoE layer from the middle of the pass (each operation's start and end, in microseconds; --json: a timeline array)" },

@@ -250,33 +250,49 @@ export interface CalibratedFactors {
   source: string;
 }
 
+/** Which calibration rows a fit uses: one expert's kernel ("single"), a rank's 16 experts as one grouped kernel ("grouped"), or both ("all"). */
+export type CalibrationKind = "single" | "grouped" | "all";
+
+/** The choices of `calibratedFactors`' kind. */
+export const CALIBRATION_KINDS: readonly CalibrationKind[] = ["single", "grouped", "all"];
+
 /**
  * The roofline factors for a GPU: fitted to the calibration CSV measured on it (its `# gpu_id:`
  * line) when one exists in `directory`, else `DEFAULT_FACTORS`, saying which. The fit uses the
- * file's rows in `precision`; a file with no rows in that precision (the script measures FP8 only
- * where the GPU and torch support it) gives its BF16 fit, and `source` says it was applied to the
- * other precision. The CLI's `expert-time` and `step` use this unless factors are given explicitly.
+ * file's rows in `precision` and of `kind`: "grouped" (the default) for a rank's experts, which is
+ * what the step model prices; "single" for one expert (`expert-time`). One kernel reaches
+ * different fractions of its peaks than the other (measured on an H100: 65% of the BF16 peak for
+ * one expert, 56% for the grouped kernel), so one fit of both misses each by more. A file with
+ * fewer than 3 rows of that kind uses all its rows in the precision; a file with no rows in that
+ * precision (the script measures FP8 only where the GPU and torch support it) gives its BF16 fit,
+ * and `source` says it was applied to the other precision. The CLI's `expert-time` and `step` use
+ * this unless factors are given explicitly.
  * @param gpu the GPU (its `id` is matched against each file's gpu_id).
  * @param directory calibration folder, as for `loadCalibration` (default "data/calibration").
  * @param precision the experts' weight precision (default "bf16"); FP4 uses the FP8 rows (same tensor-core rate).
- * @throws {TypeError} for a non-GPU; {RangeError} for an unknown precision; errors of `loadCalibration` for malformed files.
- * @example calibratedFactors(getGpu("h100")).measured // => false (until data/calibration/h100.csv exists)
+ * @param kind which rows: "grouped" (default), "single" or "all".
+ * @throws {TypeError} for a non-GPU; {RangeError} for an unknown precision or kind; errors of `loadCalibration` for malformed files.
+ * @example calibratedFactors(getGpu("h800")).measured // => false (no data/calibration/h800.csv)
  */
-export function calibratedFactors(gpu: GpuSpec, directory = "data/calibration", precision: WeightPrecision = "bf16"): CalibratedFactors {
+export function calibratedFactors(gpu: GpuSpec, directory = "data/calibration", precision: WeightPrecision = "bf16", kind: CalibrationKind = "grouped"): CalibratedFactors {
   if (!gpu || typeof gpu !== "object" || typeof gpu.id !== "string") throw new TypeError(`gpu must be a GPU spec from data/hardware.json, got ${describeValue(gpu)}`);
+  requireOneOf("kind", kind, CALIBRATION_KINDS);
   const wanted = computeRate(precision);
   const set = loadCalibration(directory);
   const file = set.files.find((f) => f.meta.gpu_id === gpu.id);
   const own = file ? rowsOfPrecision(file.rows, wanted) : [];
-  const rows = own.length >= 3 ? own : file ? rowsOfPrecision(file.rows, "bf16") : [];
-  if (!file || rows.length < 3) {
+  const inPrecision = own.length >= 3 ? own : file ? rowsOfPrecision(file.rows, "bf16") : [];
+  if (!file || inPrecision.length < 3) {
     const why = file ? `${file.file} has fewer than 3 ${wanted === "bf16" ? "bf16" : `${wanted} or bf16`} rows` : `no calibration CSV for ${gpu.id} under ${set.directory}/`;
     return { factors: DEFAULT_FACTORS, measured: false, source: `assumed defaults (${why})` };
   }
-  const fitted = rows === own ? wanted : "bf16";
+  const ofKind = kind === "all" ? inPrecision : inPrecision.filter((r) => r.kind === kind);
+  const rows = ofKind.length >= 3 ? ofKind : inPrecision;
+  const fitted = inPrecision === own ? wanted : "bf16";
   const fit = fitRoofline(rows, gpu);
+  const which = rows === inPrecision ? `${fitted}` : `${fitted} ${kind}`;
   const applied = fitted === precision ? "" : `; ${fitted === wanted ? "" : `no ${wanted} rows, so `}the ${fitted} efficiencies are applied to ${precision}`;
-  return { factors: fit.factors, measured: true, source: `fitted to ${file.file} (${fit.rows} ${fitted} rows, rms error ${(fit.rmsRelativeError * 100).toFixed(1)}%${applied})` };
+  return { factors: fit.factors, measured: true, source: `fitted to ${file.file} (${fit.rows} ${which} rows, rms error ${(fit.rmsRelativeError * 100).toFixed(1)}%${applied})` };
 }
 
 /**

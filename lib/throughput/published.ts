@@ -15,7 +15,7 @@ import { readFileSync } from "fs";
 import { GpuSpec, getGpu } from "../hardware";
 import { dataPath } from "../paths";
 import { describeValue, requireInteger, requireNumber, requireOneOf } from "../validate";
-import { CalibratedFactors, FitOptions, FitPoint, RooflineFit, UNIT_FACTORS, calibratedFactors, fitRooflinePoints } from "./fit";
+import { CalibratedFactors, CalibrationKind, FitOptions, FitPoint, RooflineFit, UNIT_FACTORS, calibratedFactors, fitRooflinePoints } from "./fit";
 import { DEFAULT_FACTORS, GemmShape, RooflineFactors, WEIGHT_PRECISIONS, WeightPrecision, computePeakFlops, computeRate, gemmTime } from "./roofline";
 
 /**
@@ -272,16 +272,17 @@ export const FACTOR_CHOICES: readonly FactorChoice[] = ["auto", "defaults", "pub
  * The result's `source` says which.
  * @param precision the experts' weight precision (picks the published set, or the calibration rows; default "bf16").
  * @param directory calibration folder for "auto" (default "data/calibration").
- * @throws {TypeError|RangeError} for an unknown choice or precision (listing the known ones).
+ * @param kind for "auto": which calibration rows, "grouped" (a rank's experts, the default) or "single" (one expert).
+ * @throws {TypeError|RangeError} for an unknown choice, precision or kind (listing the known ones).
  * @example factorsFor(getGpu("h100"), "defaults").factors === DEFAULT_FACTORS // => true
  */
-export function factorsFor(gpu: GpuSpec, choice: FactorChoice = "auto", precision: WeightPrecision = "bf16", directory = "data/calibration"): CalibratedFactors {
+export function factorsFor(gpu: GpuSpec, choice: FactorChoice = "auto", precision: WeightPrecision = "bf16", directory = "data/calibration", kind: CalibrationKind = "grouped"): CalibratedFactors {
   if (!gpu || typeof gpu !== "object" || typeof gpu.id !== "string") throw new TypeError(`gpu must be a GPU spec from data/hardware.json, got ${describeValue(gpu)}`);
   requireOneOf("choice", choice, FACTOR_CHOICES);
   requireOneOf("precision", precision, WEIGHT_PRECISIONS);
   if (choice === "defaults") return { factors: DEFAULT_FACTORS, measured: false, source: "assumed defaults (chosen)" };
   if (choice === "published") return publishedFactors(loadPublishedGemms(PUBLISHED_FILE_FOR[precision]));
-  return calibratedFactors(gpu, directory, precision);
+  return calibratedFactors(gpu, directory, precision, kind);
 }
 
 /** How well a model follows a set of published rows (`summarizeComparison`). */
