@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "../lib/paths";
 import { getGpu } from "../lib/hardware";
-import { parseCalibrationCsv, groupedLoads, requireGpuMeasurement, fitRoofline, fitErrorReport, formatCalibrationCsv, loadCalibration, syntheticCalibrationRows, rooflineFigure, calibratedFactors, factorsFor, rowsOfPrecision, DEFAULT_FACTORS } from "../lib/throughput/index";
+import { parseCalibrationCsv, groupedLoads, requireGpuMeasurement, fitRoofline, fitErrorReport, formatCalibrationCsv, loadCalibration, syntheticCalibrationRows, rooflineFigure, calibratedFactors, factorsFor, rowsOfPrecision, DEFAULT_FACTORS, paddedTokens, validateFactors, rankExpertTime, fitRooflineTiles, TILE_ROWS_CANDIDATES, rankWorkFromLoads, runScenario } from "../lib/throughput/index";
 import { createRng } from "../lib/rng";
 import { readNotebook, cellSource } from "../lib/notebook";
 import { missing, pythonWith, runCli } from "./helpers";
@@ -228,9 +228,10 @@ test("notebook 05 on a calibration CSV: fits the measured rows and reports their
   const text = nb.cells.flatMap((c) => (c.outputs ?? []).map((o) => JSON.stringify(o))).join("\n");
   assert.match(text, /\*\*Measured\.\*\* The points below come from/);
   assert.match(text, /synthetic H200/);
-  assert.match(text, /source: 'measured \(.*h200\.csv\)'/);
-  assert.match(text, /gpu: 'h200'/);
-  assert.match(text, /measured \(bf16\)|measured/);
+  assert.match(text, /Fitted to the measured rows of `[^`]*h200\.csv` \(NVIDIA H200 SXM 141GB\)/);
+  // One fit per kind, each listed with its tile height and rms error.
+  assert.match(text, /\| BF16 \| single expert \| \d+ \| [\d.]+% \| [\d.]+% \| [\d.]+ µs \| (none|\d+) \| [\d.]+% \|/);
+  assert.match(text, /\| BF16 \| 16 experts, grouped \| \d+ \|/);
   // The fit error table lists both shapes, single and grouped.
   for (const shape of ["7168x2048", "4096x14336"]) assert.match(text, new RegExp(`\\| single \\| ${shape} \\| single \\|`));
   assert.doesNotMatch(text, /No calibration has been run yet/);
@@ -259,11 +260,11 @@ test("calibratedFactors: fitted to the GPU's own CSV, else the defaults, saying 
   const { dir } = syntheticCalibrationDir();
   const h200 = calibratedFactors(getGpu("h200"), dir);
   assert.equal(h200.measured, true);
-  assert.match(h200.source, /^fitted to .*h200\.csv \(\d+ bf16 rows, rms error \d+\.\d%\)$/);
+  assert.match(h200.source, /^fitted to .*h200\.csv \(\d+ bf16 grouped rows(, tiles of \d+ rows)?, rms error \d+\.\d%\)$/);
   // No FP8 rows in that file: an FP8 model gets the BF16 fit, and the source says so.
   const asFp8 = calibratedFactors(getGpu("h200"), dir, "fp8");
   assert.deepEqual(asFp8.factors, h200.factors);
-  assert.match(asFp8.source, /\(\d+ bf16 rows, rms error \d+\.\d%; no fp8 rows, so the bf16 efficiencies are applied to fp8\)$/);
+  assert.match(asFp8.source, /\(\d+ bf16 grouped rows(, tiles of \d+ rows)?, rms error \d+\.\d%; no fp8 rows, so the bf16 efficiencies are applied to fp8\)$/);
   assert.ok(Math.abs(h200.factors.memoryEfficiency / TRUE_FACTORS.memoryEfficiency - 1) < 0.03);
   // No CSV measured on an H100 in that folder: the assumed defaults, named as such.
   const h100 = calibratedFactors(getGpu("h100"), dir);
@@ -302,13 +303,13 @@ test("BF16 and FP8 rows of one CSV are fitted apart; mixing them in one fit is r
   const near = (a: number, b: number) => Math.abs(a / b - 1) < 0.03;
   const fitFp8 = calibratedFactors(gpu, dir, "fp8");
   assert.ok(near(fitFp8.factors.memoryEfficiency, FP8_FACTORS.memoryEfficiency) && near(fitFp8.factors.computeEfficiency, FP8_FACTORS.computeEfficiency), JSON.stringify(fitFp8.factors));
-  assert.match(fitFp8.source, /\(\d+ fp8 rows, rms error \d+\.\d%\)$/);
+  assert.match(fitFp8.source, /\(\d+ fp8 grouped rows(, tiles of \d+ rows)?, rms error \d+\.\d%\)$/);
   const fitBf16 = calibratedFactors(gpu, dir, "bf16");
   assert.ok(near(fitBf16.factors.memoryEfficiency, TRUE_FACTORS.memoryEfficiency) && near(fitBf16.factors.computeEfficiency, TRUE_FACTORS.computeEfficiency), JSON.stringify(fitBf16.factors));
   // FP4 computes at the FP8 rate: it gets the FP8 fit, said to be applied to fp4.
   const fp4 = calibratedFactors(gpu, dir, "fp4");
   assert.deepEqual(fp4.factors, fitFp8.factors);
-  assert.match(fp4.source, /fp8 rows, rms error \d+\.\d%; the fp8 efficiencies are applied to fp4\)$/);
+  assert.match(fp4.source, /fp8 grouped rows(, tiles of \d+ rows)?, rms error \d+\.\d%; the fp8 efficiencies are applied to fp4\)$/);
   assert.deepEqual(factorsFor(gpu, "auto", "fp8", dir), fitFp8);
   // The error report keeps the precisions apart.
   const report = fitErrorReport(rowsOfPrecision(file.rows, "fp8"), gpu, fitFp8.factors);
@@ -319,30 +320,99 @@ test("BF16 and FP8 rows of one CSV are fitted apart; mixing them in one fit is r
   assert.throws(() => calibratedFactors(gpu, dir, "int8" as never), /precision must be one of bf16, fp8, fp4, got "int8"/);
   assert.throws(() => syntheticCalibrationRows(gpu, { shapes: SHAPES, tokenCounts, precision: "fp4" }), /options\.precision must be one of bf16, fp8, got "fp4"/);
 
-  // Notebook 05 on this CSV: BF16 rows in sections 2-3, FP8 rows fitted on their own, sections 4-9 on the FP8 fit (FP8 experts).
+  // Notebook 05 on this CSV with rooflineFactors "measured": BF16 rows in sections 2-3, FP8 rows fitted on their own, sections 4-9 on the grouped FP8 fit (FP8 experts).
   const out = mkdtempSync(join(tmpdir(), "moe-lab-nb05-fp8-"));
-  const r = runCli(["run", "notebooks/05-throughput-model.ipynb", "--out", out, "--no-html", "--quiet", "--param", `calibrationDir=${dir}`, "--param", "gpuId=h200"]);
+  const r = runCli(["run", "notebooks/05-throughput-model.ipynb", "--out", out, "--no-html", "--quiet", "--param", `calibrationDir=${dir}`, "--param", "gpuId=h200", "--param", "rooflineFactors=measured"]);
   assert.equal(r.status, 0, r.stderr);
   const nb = readNotebook(join(out, "05-throughput-model.ipynb"));
   const text = nb.cells.flatMap((c) => (c.outputs ?? []).map((o) => JSON.stringify(o))).join("\n");
   assert.match(text, /\| fp8 \| single \| 7168x2048 \| single \|/);
   assert.match(text, /\| bf16 \| grouped \| 4096x14336 \| skewed \|/);
-  assert.match(text, /FP8 rows fitted on their own: 6\d\.\d% of HBM bandwidth, 5\d\.\d% of the FP8 peak/);
-  assert.match(text, /Sections 4 to 9 run on \*\*the factors fitted to .*h200\.csv \(its FP8 rows\)\*\*/);
+  assert.match(text, /\| FP8 \| both kinds \| \d+ \| 6\d\.\d% \| 5\d\.\d% \|/, "FP8 rows fitted on their own");
+  assert.match(text, /Sections 4 to 9 run on \*\*the factors fitted to the grouped FP8 rows of .*h200\.csv\*\*/);
 
   // A CSV with FP8 rows only (a run with --dtypes fp8): sections 2-3 fall back to synthetic BF16 rows, sections 4-9 use the FP8 fit.
   const fp8Only = mkdtempSync(join(tmpdir(), "moe-lab-calset-fp8only-"));
   writeFileSync(join(fp8Only, "h200.csv"), formatCalibrationCsv({ gpu_id: "h200", device: "cuda", incomplete: "stopped at mixtral-8x7b: CUDA out of memory" }, fp8));
   const out2 = mkdtempSync(join(tmpdir(), "moe-lab-nb05-fp8only-"));
-  const r2 = runCli(["run", "notebooks/05-throughput-model.ipynb", "--out", out2, "--no-html", "--quiet", "--param", `calibrationDir=${fp8Only}`, "--param", "gpuId=h200"]);
+  const r2 = runCli(["run", "notebooks/05-throughput-model.ipynb", "--out", out2, "--no-html", "--quiet", "--param", `calibrationDir=${fp8Only}`, "--param", "gpuId=h200", "--param", "rooflineFactors=measured"]);
   assert.equal(r2.status, 0, r2.stderr);
   const text2 = readNotebook(join(out2, "05-throughput-model.ipynb")).cells.flatMap((c) => (c.outputs ?? []).map((o) => JSON.stringify(o))).join("\n");
-  assert.match(text2, /source: 'synthetic'/);
+  assert.match(text2, /Fitted to synthetic rows \(no BF16 rows measured\)/);
   assert.match(text2, /\*\*The run is incomplete\*\* \(stopped at mixtral-8x7b: CUDA out of memory\)/);
-  assert.match(text2, /Sections 4 to 9 run on \*\*the factors fitted to .*h200\.csv \(its FP8 rows\)\*\*/);
+  assert.match(text2, /Sections 4 to 9 run on \*\*the factors fitted to the grouped FP8 rows of .*h200\.csv\*\*/);
   assert.match(calibratedFactors(getGpu("h200"), fp8Only, "bf16").source, /^assumed defaults \(.*h200\.csv has fewer than 3 bf16 rows\)$/);
-  // ...and with BF16 experts there is no measured fit to use: the assumed defaults.
+  // ...and with BF16 experts there is no measured fit to use: "measured" is refused in one line, and the default runs on the assumed factors.
+  const refused = runCli(["run", "notebooks/05-throughput-model.ipynb", "--out", out2, "--no-html", "--quiet", "--param", `calibrationDir=${fp8Only}`, "--param", "gpuId=h200", "--param", "expertPrecision=bf16", "--param", "rooflineFactors=measured"]);
+  assert.notEqual(refused.status, 0);
+  assert.match(refused.stderr, /RangeError: rooflineFactors "measured" needs a calibration CSV measured on h200 under .*; allowed without one: "defaults" or "published"/);
   const r3 = runCli(["run", "notebooks/05-throughput-model.ipynb", "--out", out2, "--no-html", "--quiet", "--param", `calibrationDir=${fp8Only}`, "--param", "gpuId=h200", "--param", "expertPrecision=bf16"]);
   assert.equal(r3.status, 0, r3.stderr);
   assert.match(readNotebook(join(out2, "05-throughput-model.ipynb")).cells.flatMap((c) => (c.outputs ?? []).map((o) => JSON.stringify(o))).join("\n"), /Sections 4 to 9 run on \*\*the assumed DEFAULT_FACTORS\*\*/);
+});
+
+test("calibratedFactors fits one kind of rows: grouped for step, single for expert-time, or all", () => {
+  const { dir } = syntheticCalibrationDir();
+  const gpu = getGpu("h200");
+  const grouped = calibratedFactors(gpu, dir);
+  const single = calibratedFactors(gpu, dir, "bf16", "single");
+  const all = calibratedFactors(gpu, dir, "bf16", "all");
+  const rows = loadCalibration(dir).files[0].rows;
+  const count = (kind: string) => rows.filter((r) => r.kind === kind).length;
+  assert.match(grouped.source, new RegExp(`\\(${count("grouped")} bf16 grouped rows`));
+  assert.match(single.source, new RegExp(`\\(${count("single")} bf16 single rows`));
+  assert.match(all.source, new RegExp(`\\(${rows.length} bf16 rows`));
+  assert.deepEqual(factorsFor(gpu, "auto", "bf16", dir, "single"), single);
+  assert.throws(() => calibratedFactors(gpu, dir, "bf16", "pairs" as never), (e: Error) => e instanceof RangeError && /kind must be one of single, grouped, all, got "pairs"/.test(e.message));
+  // A file with no grouped rows: the grouped fit falls back to all its rows, and says "bf16 rows".
+  const singleOnly = mkdtempSync(join(tmpdir(), "moe-lab-single-only-"));
+  writeFileSync(join(singleOnly, "h200.csv"), formatCalibrationCsv({ gpu_id: "h200", device: "cuda" }, rows.filter((r) => r.kind === "single")));
+  assert.match(calibratedFactors(gpu, singleOnly).source, new RegExp(`\\(${count("single")} bf16 rows, rms`));
+});
+
+test("tiles: paddedTokens rounds each expert's tokens up; a fit finds the tile height rows were made with", () => {
+  assert.equal(paddedTokens({ tokens: 130, activeExperts: 2, slotTokens: [128, 2] }, 128), 256);
+  assert.equal(paddedTokens({ tokens: 130, activeExperts: 2, slotTokens: [128, 2] }, 0), 130);
+  assert.equal(paddedTokens({ tokens: 300, activeExperts: 3 }, 128), 384, "no slots: spread evenly, 100 each, one tile each");
+  assert.equal(paddedTokens({ tokens: 0, activeExperts: 0 }, 128), 0);
+  assert.throws(() => paddedTokens({ tokens: 10, activeExperts: 2, slotTokens: [4, 5] }, 64), (e: Error) => e instanceof RangeError && /work\.slotTokens must sum to work\.tokens \(10\), got 9/.test(e.message));
+  assert.throws(() => paddedTokens({ tokens: 10, activeExperts: 1 }, 1.5), /tileRows must be an integer/);
+  assert.throws(() => validateFactors({ ...DEFAULT_FACTORS, tileRows: -1 }), /factors\.tileRows must be/);
+  // The compute term of a tiled rank counts whole tiles: a skewed rank costs more than a balanced one of the same tokens.
+  const shape = { hiddenSize: 7168, intermediateSize: 2048 };
+  const gpu = getGpu("h100");
+  const tiled = { ...DEFAULT_FACTORS, tileRows: 128 };
+  const skew = rankExpertTime({ tokens: 4096, activeExperts: 16, slotTokens: groupedLoads("skewed", 4096, 16) }, shape, gpu, tiled);
+  const even = rankExpertTime({ tokens: 4096, activeExperts: 16, slotTokens: groupedLoads("balanced", 4096, 16) }, shape, gpu, tiled);
+  assert.equal(even.flops, 4096 * 6 * 7168 * 2048);
+  assert.equal(skew.flops, 39 * 128 * 6 * 7168 * 2048, "skewed: 39 tiles of 128 rows");
+  assert.ok(skew.seconds > even.seconds);
+  // Rows made with tiles of 128: the fit over the candidates picks 128 and recovers the efficiencies.
+  const truth = { memoryEfficiency: 0.7, computeEfficiency: 0.55, overheadSeconds: 30e-6, tileRows: 128 };
+  const rows = [1, 16, 64, 256, 1024, 4096, 16384].flatMap((t) => (["balanced", "skewed", "single"] as const).map((pattern) => {
+    const loads = groupedLoads(pattern, t, 16);
+    const seconds = rankExpertTime({ tokens: t, activeExperts: loads.filter((n) => n > 0).length, slotTokens: loads }, shape, gpu, truth).seconds;
+    return { kind: "grouped" as const, precision: "bf16" as const, hiddenSize: 7168, intermediateSize: 2048, numExperts: 16, loadPattern: pattern, totalTokens: t, activeExperts: loads.filter((n) => n > 0).length, maxExpertTokens: Math.max(...loads), medianSeconds: seconds };
+  }));
+  const { best, fits } = fitRooflineTiles(rows, gpu);
+  assert.deepEqual(fits.map((f) => f.tileRows), [...TILE_ROWS_CANDIDATES]);
+  assert.equal(best.factors.tileRows, 128);
+  assert.ok(best.rmsRelativeError < 1e-3 && Math.abs(best.factors.computeEfficiency / 0.55 - 1) < 0.01, JSON.stringify(best.factors));
+  assert.ok(fits.find((f) => f.tileRows === 0)!.fit.rmsRelativeError > 0.02, "without tiles the same rows fit worse");
+  assert.throws(() => fitRooflineTiles(rows, gpu, []), /candidates must have at least 1 item/);
+  assert.throws(() => fitRoofline(rows, gpu, { tileRows: 2.5 }), /options\.tileRows must be an integer/);
+});
+
+test("step with tiled factors: slots rounded per rank, and EPLB's even load wastes fewer tiles", () => {
+  assert.deepEqual(rankWorkFromLoads([6, 0, 2, 2], 2, undefined, 1, true), [{ tokens: 6, activeExperts: 1, slotTokens: [6] }, { tokens: 4, activeExperts: 2, slotTokens: [2, 2] }]);
+  assert.deepEqual(rankWorkFromLoads([6, 0, 2, 2], 2), [{ tokens: 6, activeExperts: 1 }, { tokens: 4, activeExperts: 2 }], "no slots unless asked");
+  assert.throws(() => rankWorkFromLoads([1, 1], 1, undefined, 1, "yes" as never), /withSlots must be a boolean, got "yes"/);
+  const base = { model: "deepseek-v3", gpu: "h100", ep: 32, batchTokens: 32 * 256, mode: "prefill" as const, contextTokens: 0, seed: 0 };
+  const plain = runScenario({ ...base, placement: "contiguous" });
+  const tiled = runScenario({ ...base, placement: "contiguous", factors: { ...DEFAULT_FACTORS, tileRows: 128 } });
+  assert.ok(tiled.breakdown.routedExpertSeconds > plain.breakdown.routedExpertSeconds, "rounding to tiles only adds compute");
+  const tiledEplb = runScenario({ ...base, placement: "eplb", factors: { ...DEFAULT_FACTORS, tileRows: 128 } });
+  const plainEplb = runScenario({ ...base, placement: "eplb" });
+  const gain = (a: number, b: number) => a / b;
+  assert.ok(gain(tiled.breakdown.routedExpertSeconds, tiledEplb.breakdown.routedExpertSeconds) > gain(plain.breakdown.routedExpertSeconds, plainEplb.breakdown.routedExpertSeconds) - 1e-9, "with tiles EPLB saves at least as much on the routed experts");
 });

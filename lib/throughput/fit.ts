@@ -10,9 +10,9 @@
  * Introduced in notebooks/05-throughput-model.ipynb.
  */
 import type { GpuSpec } from "../hardware";
-import { describeValue, requireInteger, requireNumber, requireOneOf } from "../validate";
-import { CALIBRATION_PRECISIONS, CalibrationRow, loadCalibration } from "./calibration";
-import { DEFAULT_FACTORS, RooflineFactors, WeightPrecision, computeRate, rankExpertTime } from "./roofline";
+import { describeValue, requireInteger, requireNumber, requireNumberArray, requireOneOf } from "../validate";
+import { CALIBRATION_PRECISIONS, CalibrationRow, groupedLoads, loadCalibration } from "./calibration";
+import { DEFAULT_FACTORS, RankWork, RooflineFactors, WeightPrecision, computeRate, rankExpertTime } from "./roofline";
 
 /** Result of `fitRoofline`. */
 export interface RooflineFit {
@@ -34,6 +34,11 @@ export interface FitOptions {
   minEfficiency?: number;
   /** Zoom rounds after the coarse grid (default 40). */
   rounds?: number;
+  /**
+   * `fitRoofline` only: rows per tile of the expert GEMMs (`RooflineFactors.tileRows`), fixed
+   * during the fit and kept in the fitted factors; 0 or absent: no rounding.
+   */
+  tileRows?: number;
 }
 
 /**
@@ -75,14 +80,23 @@ export function rowsOfPrecision(rows: readonly CalibrationRow[], precision: Weig
   return rows.filter((r, i) => rowPrecision(r, i) === precision);
 }
 
-function calibrationPoints(rows: readonly CalibrationRow[], gpu: GpuSpec): FitPoint[] {
+/**
+ * The work of a calibration row: its tokens, active experts, and each expert's tokens (the grouped
+ * load pattern, `groupedLoads`), so the compute term can be rounded to tiles.
+ */
+function rowWork(r: CalibrationRow): RankWork {
+  const slotTokens = r.kind === "grouped" ? groupedLoads(r.loadPattern, r.totalTokens, r.numExperts).filter((n) => n > 0) : [r.totalTokens];
+  return { tokens: r.totalTokens, activeExperts: r.activeExperts, slotTokens };
+}
+
+function calibrationPoints(rows: readonly CalibrationRow[], gpu: GpuSpec, tileRows = 0): FitPoint[] {
   const precisions = new Set<WeightPrecision>();
   const points = rows.map((r, i) => {
     if (typeof r !== "object" || r === null) throw new TypeError(`rows[${i}] must be a calibration row, got ${describeValue(r)}`);
     const measuredSeconds = requireNumber(`rows[${i}].medianSeconds`, r.medianSeconds, { min: 0, minExclusive: true });
     const precision = rowPrecision(r, i);
     precisions.add(precision);
-    const t = rankExpertTime({ tokens: r.totalTokens, activeExperts: r.activeExperts }, { hiddenSize: r.hiddenSize, intermediateSize: r.intermediateSize }, gpu, UNIT_FACTORS, precision);
+    const t = rankExpertTime(rowWork(r), { hiddenSize: r.hiddenSize, intermediateSize: r.intermediateSize }, gpu, { ...UNIT_FACTORS, tileRows }, precision);
     return { memorySeconds: t.memorySeconds, computeSeconds: t.computeSeconds, measuredSeconds };
   });
   // One set of efficiencies per precision: BF16 and FP8 kernels reach different fractions of their peaks.
@@ -122,7 +136,28 @@ function evaluate(terms: RowTerms[], m: number, c: number): { overhead: number; 
 export function fitRoofline(rows: readonly CalibrationRow[], gpu: GpuSpec, options: FitOptions = {}): RooflineFit {
   if (!Array.isArray(rows)) throw new TypeError(`rows must be an array of calibration rows, got ${describeValue(rows)}`);
   if (rows.length < 3) throw new RangeError(`rows must have at least 3 items to fit 3 parameters, got ${rows.length}`);
-  return fitRooflinePoints(calibrationPoints(rows, gpu), options);
+  if (typeof options !== "object" || options === null) throw new TypeError(`options must be an object, got ${describeValue(options)}`);
+  const tileRows = requireInteger("options.tileRows", options.tileRows ?? 0, { min: 0, max: 4096 });
+  const fit = fitRooflinePoints(calibrationPoints(rows, gpu, tileRows), options);
+  return tileRows > 0 ? { ...fit, factors: { ...fit.factors, tileRows } } : fit;
+}
+
+/** Tile sizes `fitRooflineTiles` tries: none, then 64, 128 and 256 rows (CUTLASS/cuBLAS tile heights on Hopper). */
+export const TILE_ROWS_CANDIDATES: readonly number[] = [0, 64, 128, 256];
+
+/**
+ * `fitRoofline` at each tile size of `candidates`, keeping the fit with the lowest rms error (the
+ * first on a tie, so no rounding wins when it fits as well): which tile height the measured kernel
+ * behaves as if it had. Every fit is returned too, for reporting.
+ * @throws {RangeError} as `fitRoofline`, or for an empty or invalid candidate list.
+ * @example fitRooflineTiles(syntheticCalibrationRows(getGpu("h100"), { shapes: [{ hiddenSize: 7168, intermediateSize: 2048 }], tokenCounts: [1, 64, 512, 4096] }), getGpu("h100")).best.factors.tileRows // => undefined (no rounding fits synthetic rows made without it)
+ */
+export function fitRooflineTiles(rows: readonly CalibrationRow[], gpu: GpuSpec, candidates: readonly number[] = TILE_ROWS_CANDIDATES): { best: RooflineFit; fits: { tileRows: number; fit: RooflineFit }[] } {
+  const tiles = Array.from(requireNumberArray("candidates", candidates, { min: 0, max: 4096 }));
+  const fits = tiles.map((tileRows) => ({ tileRows: requireInteger("candidates[i]", tileRows, { min: 0, max: 4096 }), fit: fitRoofline(rows, gpu, { tileRows }) }));
+  let best = fits[0];
+  for (const f of fits) if (f.fit.rmsRelativeError < best.fit.rmsRelativeError - 1e-12) best = f;
+  return { best: best.fit, fits };
 }
 
 /**
@@ -217,7 +252,7 @@ export function fitErrorReport(rows: readonly CalibrationRow[], gpu: GpuSpec, fa
   rows.forEach((r, i) => {
     const measured = requireNumber(`rows[${i}].medianSeconds`, r.medianSeconds, { min: 0, minExclusive: true });
     const precision = rowPrecision(r, i);
-    const model = rankExpertTime({ tokens: r.totalTokens, activeExperts: r.activeExperts }, { hiddenSize: r.hiddenSize, intermediateSize: r.intermediateSize }, gpu, factors, precision).seconds;
+    const model = rankExpertTime(rowWork(r), { hiddenSize: r.hiddenSize, intermediateSize: r.intermediateSize }, gpu, factors, precision).seconds;
     const rel = Math.abs(model - measured) / measured;
     const pattern = r.kind === "single" ? "single" : r.loadPattern;
     const key = `${precision}|${r.kind}|${r.hiddenSize}|${r.intermediateSize}|${pattern}`;
@@ -289,10 +324,11 @@ export function calibratedFactors(gpu: GpuSpec, directory = "data/calibration", 
   const ofKind = kind === "all" ? inPrecision : inPrecision.filter((r) => r.kind === kind);
   const rows = ofKind.length >= 3 ? ofKind : inPrecision;
   const fitted = inPrecision === own ? wanted : "bf16";
-  const fit = fitRoofline(rows, gpu);
+  const fit = fitRooflineTiles(rows, gpu).best;
   const which = rows === inPrecision ? `${fitted}` : `${fitted} ${kind}`;
   const applied = fitted === precision ? "" : `; ${fitted === wanted ? "" : `no ${wanted} rows, so `}the ${fitted} efficiencies are applied to ${precision}`;
-  return { factors: fit.factors, measured: true, source: `fitted to ${file.file} (${fit.rows} ${which} rows, rms error ${(fit.rmsRelativeError * 100).toFixed(1)}%${applied})` };
+  const tiles = fit.factors.tileRows ? `, tiles of ${fit.factors.tileRows} rows` : "";
+  return { factors: fit.factors, measured: true, source: `fitted to ${file.file} (${fit.rows} ${which} rows${tiles}, rms error ${(fit.rmsRelativeError * 100).toFixed(1)}%${applied})` };
 }
 
 /**

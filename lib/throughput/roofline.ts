@@ -11,7 +11,7 @@
  * Introduced in notebooks/05-throughput-model.ipynb.
  */
 import { GpuSpec, hbmBytesPerSecond, peakFlops } from "../hardware";
-import { describeValue, requireInteger, requireNumber, requireOneOf } from "../validate";
+import { describeValue, requireInteger, requireNumber, requireNumberArray, requireOneOf } from "../validate";
 
 /** Precision of the expert weights. FP4 computes at the FP8 rate (Hopper has no FP4 tensor cores). */
 export type WeightPrecision = "bf16" | "fp8" | "fp4";
@@ -57,6 +57,12 @@ export interface RooflineFactors {
   computeEfficiency: number;
   /** Fixed time per expert computation on a rank (kernel launches, gating), seconds. */
   overheadSeconds: number;
+  /**
+   * Rows (tokens) per tile of the expert GEMMs: in the compute term each expert's tokens are
+   * rounded up to whole tiles, as a tiled (grouped) kernel computes them. Absent or 0: no rounding
+   * (the assumed and published factors). `fitRooflineTiles` picks it from calibration rows.
+   */
+  tileRows?: number;
 }
 
 /**
@@ -77,6 +83,11 @@ export interface RankWork {
   tokens: number;
   /** Experts (or replicas) on the rank that received at least one token; their weights are read. */
   activeExperts: number;
+  /**
+   * Tokens of each expert (or replica) on the rank, for rounding to tiles (`RooflineFactors.tileRows`);
+   * they sum to `tokens`. Absent: `tokens` spread evenly over `activeExperts`.
+   */
+  slotTokens?: readonly number[];
 }
 
 /** A rank's modelled expert time, with the terms of the roofline. */
@@ -113,6 +124,7 @@ export function validateFactors(factors: RooflineFactors, name = "factors"): Roo
   requireNumber(`${name}.memoryEfficiency`, factors.memoryEfficiency, { min: 0, minExclusive: true, max: 1 });
   requireNumber(`${name}.computeEfficiency`, factors.computeEfficiency, { min: 0, minExclusive: true, max: 1 });
   requireNumber(`${name}.overheadSeconds`, factors.overheadSeconds, { min: 0 });
+  if (factors.tileRows !== undefined) requireInteger(`${name}.tileRows`, factors.tileRows, { min: 0, max: 4096 });
   return factors;
 }
 
@@ -134,6 +146,30 @@ export function expertWeightBytes(shape: ExpertShape, precision: WeightPrecision
 export function expertFlopsPerToken(shape: ExpertShape): number {
   validateExpertShape(shape);
   return 6 * shape.hiddenSize * shape.intermediateSize;
+}
+
+/**
+ * The tokens a rank's expert GEMMs compute when each expert's tokens are rounded up to whole tiles
+ * of `tileRows` (0: no rounding, `work.tokens`). With `work.slotTokens` each expert is rounded on
+ * its own; without, `tokens` is taken as spread evenly over `activeExperts`.
+ * @throws {RangeError} for a bad tile size, or slot tokens that are negative or do not sum to `tokens`.
+ * @example paddedTokens({ tokens: 130, activeExperts: 2, slotTokens: [128, 2] }, 128) // => 256
+ * @example paddedTokens({ tokens: 130, activeExperts: 2 }, 128) // => 256 (65 each, one tile each)
+ */
+export function paddedTokens(work: RankWork, tileRows: number): number {
+  if (typeof work !== "object" || work === null) throw new TypeError(`work must be an object {tokens, activeExperts}, got ${describeValue(work)}`);
+  const tokens = requireNumber("work.tokens", work.tokens, { min: 0 });
+  const activeExperts = requireNumber("work.activeExperts", work.activeExperts, { min: 0 });
+  const tile = requireInteger("tileRows", tileRows, { min: 0, max: 4096 });
+  if (tile === 0 || tokens === 0) return tokens;
+  if (work.slotTokens !== undefined) {
+    const slots = Array.from(requireNumberArray("work.slotTokens", work.slotTokens, { min: 0 }));
+    const sum = slots.reduce((a, b) => a + b, 0);
+    if (Math.abs(sum - tokens) > 1e-9 * Math.max(1, tokens)) throw new RangeError(`work.slotTokens must sum to work.tokens (${tokens}), got ${sum}`);
+    return slots.reduce((a, n) => a + (n > 0 ? Math.ceil(n / tile) * tile : 0), 0);
+  }
+  if (activeExperts === 0) return tokens;
+  return Math.max(tokens, activeExperts * Math.ceil(tokens / activeExperts / tile) * tile);
 }
 
 /**
@@ -160,7 +196,8 @@ export function rankExpertTime(
     {
       weightBytes: activeExperts * expertWeightBytes(shape, precision),
       activationBytes: tokens * (2 * shape.hiddenSize + 2 * shape.intermediateSize) * ACTIVATION_BYTES,
-      flops: tokens * expertFlopsPerToken(shape),
+      // A tiled kernel computes whole tiles: with factors.tileRows, each expert's tokens rounded up.
+      flops: paddedTokens(work, validateFactors(factors).tileRows ?? 0) * expertFlopsPerToken(shape),
     },
     gpu,
     factors,

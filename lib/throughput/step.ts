@@ -211,15 +211,19 @@ export function attentionTime(
  * @param microBatches the work of one of this many equal micro-batches (default 1, the whole
  *   batch): tokens / microBatches, and the expected active experts of a random share of the
  *   tokens: a slot with n >= 1 tokens has one in a given micro-batch with probability 1 - (1 - 1/m)^n.
+ * @param withSlots also list each rank's tokens per slot that has any (`slotTokens`), for rounding
+ *   to tiles (`RooflineFactors.tileRows`); default false.
  * @throws {RangeError} when ep does not divide the slots, or a slot names an unknown expert.
  * @example rankWorkFromLoads([6, 0, 2, 2], 2) // => [{ tokens: 6, activeExperts: 1 }, { tokens: 4, activeExperts: 2 }]
+ * @example rankWorkFromLoads([6, 0, 2, 2], 2, undefined, 1, true)[1].slotTokens // => [2, 2]
  * @example rankWorkFromLoads([6, 0, 2, 2], 2, undefined, 2)[1] // => { tokens: 2, activeExperts: 1.5 }
  */
-export function rankWorkFromLoads(expertLoads: ArrayLike<number>, ep: number, phy2log?: ArrayLike<number>, microBatches = 1): RankWork[] {
+export function rankWorkFromLoads(expertLoads: ArrayLike<number>, ep: number, phy2log?: ArrayLike<number>, microBatches = 1, withSlots = false): RankWork[] {
   const loads = requireNumberArray("expertLoads", expertLoads, { min: 0 });
   const numExperts = loads.length;
   requireInteger("ep", ep, { min: 1 });
   const m = requireInteger("microBatches", microBatches, { min: 1 });
+  if (typeof withSlots !== "boolean") throw new TypeError(`withSlots must be a boolean, got ${describeValue(withSlots)}`);
   const slots = phy2log === undefined ? Array.from({ length: numExperts }, (_, i) => i) : Array.from(requireNumberArray("phy2log", phy2log, { min: 0, max: numExperts - 1 }));
   if (slots.length % ep !== 0) {
     throw new RangeError(`ep must divide the ${phy2log === undefined ? "number of experts" : "number of physical slots"} (${slots.length}), got ${ep}`);
@@ -237,13 +241,17 @@ export function rankWorkFromLoads(expertLoads: ArrayLike<number>, ep: number, ph
   for (let r = 0; r < ep; r++) {
     let tokens = 0;
     let activeExperts = 0;
+    const slotTokens: number[] = [];
     for (let s = r * perRank; s < (r + 1) * perRank; s++) {
       const share = loads[slots[s]] / replicas[slots[s]];
       tokens += share / m;
       // A slot that has tokens has at least one (a fractional share is an average over batches).
-      if (share > 0) activeExperts += 1 - (1 - 1 / m) ** Math.max(1, share);
+      if (share > 0) {
+        activeExperts += 1 - (1 - 1 / m) ** Math.max(1, share);
+        slotTokens.push(share / m);
+      }
     }
-    out.push({ tokens, activeExperts });
+    out.push(withSlots ? { tokens, activeExperts, slotTokens } : { tokens, activeExperts });
   }
   return out;
 }
@@ -414,12 +422,14 @@ export function stepTime(input: StepInput): StepBreakdown {
   if (input.rankWork !== undefined) {
     if (!Array.isArray(input.rankWork) || input.rankWork.length !== ep) throw new RangeError(`rankWork must have ep = ${ep} items, got ${describeValue(input.rankWork)}`);
     rankWork = input.rankWork;
-    runWork = rankWork.map((w) => ({ tokens: w.tokens / runs, activeExperts: w.activeExperts }));
+    runWork = rankWork.map((w) => (w.slotTokens ? { tokens: w.tokens / runs, activeExperts: w.activeExperts, slotTokens: w.slotTokens.map((n) => n / runs) } : { tokens: w.tokens / runs, activeExperts: w.activeExperts }));
   } else {
     const loads = input.expertLoads ?? new Array<number>(E).fill((batchTokens * model.topK) / E);
     if (loads.length !== E) throw new RangeError(`expertLoads must have numRoutedExperts = ${E} items, got ${loads.length}`);
-    rankWork = rankWorkFromLoads(loads, ep, input.phy2log);
-    runWork = runs === 1 ? rankWork : rankWorkFromLoads(loads, ep, input.phy2log, runs);
+    // Each slot's tokens are needed only where the factors round them to tiles.
+    const withSlots = (factors.tileRows ?? 0) > 0;
+    rankWork = rankWorkFromLoads(loads, ep, input.phy2log, 1, withSlots);
+    runWork = runs === 1 ? rankWork : rankWorkFromLoads(loads, ep, input.phy2log, runs, withSlots);
   }
   const rankPrecision = input.rankWeightPrecision ?? new Array<WeightPrecision>(ep).fill(precision);
   if (rankPrecision.length !== ep) throw new RangeError(`rankWeightPrecision must have ep = ${ep} items, got ${rankPrecision.length}`);
