@@ -297,7 +297,7 @@ export const CALIBRATION_KINDS: readonly CalibrationKind[] = ["single", "grouped
  * file's rows in `precision` and of `kind`: "grouped" (the default) for a rank's experts, which is
  * what the step model prices; "single" for one expert (`expert-time`). One kernel reaches
  * different fractions of its peaks than the other (measured on an H100: 65% of the BF16 peak for
- * one expert, 56% for the grouped kernel), so one fit of both misses each by more. A file with
+ * one expert, 57% for the grouped kernel with tiles of 128 rows), so one fit of both misses each by more. A file with
  * fewer than 3 rows of that kind uses all its rows in the precision; a file with no rows in that
  * precision (the script measures FP8 only where the GPU and torch support it) gives its BF16 fit,
  * and `source` says it was applied to the other precision. The CLI's `expert-time` and `step` use
