@@ -193,7 +193,7 @@ test("CLI --factors: expert-time and step run on the published efficiencies and 
   const e = runCli(["expert-time", "--gpu", "h100", "--hidden", "7168", "--intermediate", "2048", "--tokens", "1,4096", "--precision", "fp8", "--factors", "published"]);
   assert.equal(e.status, 0, e.stderr);
   assert.match(e.stdout, /factors: efficiencies fitted to data\/published\/deepgemm-h800-fp8\.json/);
-  const d = runCli(["expert-time", "--gpu", "h100", "--hidden", "7168", "--intermediate", "2048", "--tokens", "1,4096", "--precision", "fp8", "--json"]);
+  const d = runCli(["expert-time", "--gpu", "h100", "--hidden", "7168", "--intermediate", "2048", "--tokens", "1,4096", "--precision", "fp8", "--json", "--factors", "defaults"]);
   const p = runCli(["expert-time", "--gpu", "h100", "--hidden", "7168", "--intermediate", "2048", "--tokens", "1,4096", "--precision", "fp8", "--json", "--factors", "published"]);
   const [dj, pj] = [JSON.parse(d.stdout), JSON.parse(p.stdout)] as Array<Array<{ seconds: number }>>;
   assert.ok(pj[0].seconds > dj[0].seconds && pj[1].seconds > dj[1].seconds, "lower efficiencies give longer times");

@@ -146,7 +146,8 @@ test("step says whether the batch's KV cache fits, and how many sequences would"
 });
 
 test("step --kv-precision fp8 and --dense-precision fp8 hold more sequences; bad values exit 2 with one line", () => {
-  const base = ["step", "--model", "deepseek-v3", "--gpu", "h100", "--ep", "32", "--precision", "fp8", "--tokens", String(77 * 32), "--json"];
+  // The assumed factors: with them decode attention is memory-bound, so the KV precision shows in its time.
+  const base = ["step", "--model", "deepseek-v3", "--gpu", "h100", "--ep", "32", "--precision", "fp8", "--tokens", String(77 * 32), "--factors", "defaults", "--json"];
   const plain = JSON.parse(runCli(base).stdout);
   const kv = JSON.parse(runCli([...base, "--kv-precision", "fp8"]).stdout);
   const both = JSON.parse(runCli([...base, "--kv-precision", "fp8", "--dense-precision", "fp8"]).stdout);
@@ -203,7 +204,8 @@ test("step --help names --capture", () => {
 });
 
 test("step --overlap --timeline prints the middle MoE layer's schedule, with the compute stream's waits; --json gives it as an array", () => {
-  const base = ["step", "--model", "deepseek-v3", "--gpu", "h100", "--ep", "128", "--tokens", "2048", "--precision", "fp8", "--overlap"];
+  // The assumed factors: with them this step waits for transfers in both orders.
+  const base = ["step", "--model", "deepseek-v3", "--gpu", "h100", "--ep", "128", "--tokens", "2048", "--precision", "fp8", "--overlap", "--factors", "defaults"];
   for (const [schedule, lag, attentionOp] of [
     ["sglang", "B runs two stages behind", "attention input"],
     ["vllm", "B runs one stage behind", "attention"],

@@ -472,7 +472,7 @@ test("realbWhatIf: lower precision on overloaded ranks only, marked unverified",
 });
 
 test("CLI: expert-time and step print, --json parses, bad input exits non-zero with one line", () => {
-  const j = runCli(["expert-time", "--gpu", "h100", "--hidden", "7168", "--intermediate", "2048", "--tokens", "1,8,64,512", "--json"]);
+  const j = runCli(["expert-time", "--gpu", "h100", "--hidden", "7168", "--intermediate", "2048", "--tokens", "1,8,64,512", "--json", "--factors", "defaults"]);
   assert.equal(j.status, 0, j.stderr);
   const arr = JSON.parse(j.stdout) as Array<{ tokens: number; seconds: number }>;
   assert.deepEqual(arr.map((p) => p.tokens), [1, 8, 64, 512]);
