@@ -10,7 +10,7 @@ import { repoRoot } from "../paths";
 import type { GpuSpec } from "../hardware";
 import type { Rng } from "../rng";
 import { describeValue, requireInteger, requireNumber, requireOneOf } from "../validate";
-import { DEFAULT_FACTORS, ExpertShape, RooflineFactors, WeightPrecision, rankExpertTime, validateExpertShape } from "./roofline";
+import { DEFAULT_FACTORS, ExpertShape, RankWork, RooflineFactors, WeightPrecision, rankExpertTime, validateExpertShape } from "./roofline";
 
 /** How tokens are spread over the experts of a grouped run. */
 export type LoadPattern = "balanced" | "skewed" | "single";
@@ -247,6 +247,18 @@ export function formatCalibrationCsv(meta: Record<string, string>, rows: readonl
   return lines.join("\n") + "\n";
 }
 
+/**
+ * The work of a calibration row: its tokens, active experts, and each active expert's tokens (the
+ * grouped load pattern, `groupedLoads`; one expert for a single row), so a tiled compute term
+ * (`RooflineFactors.tileRows`) rounds each expert on its own. `fitRoofline`, `fitErrorReport` and
+ * `syntheticCalibrationRows` all price rows through it.
+ * @example calibrationRowWork({ kind: "grouped", hiddenSize: 64, intermediateSize: 32, numExperts: 4, loadPattern: "single", totalTokens: 8, activeExperts: 1, maxExpertTokens: 8, medianSeconds: 1e-5 }).slotTokens // => [8]
+ */
+export function calibrationRowWork(r: CalibrationRow): RankWork {
+  const slotTokens = r.kind === "grouped" ? groupedLoads(r.loadPattern, r.totalTokens, r.numExperts).filter((n) => n > 0) : [r.totalTokens];
+  return { tokens: r.totalTokens, activeExperts: r.activeExperts, slotTokens };
+}
+
 /** Options of `syntheticCalibrationRows`. */
 export interface SyntheticOptions {
   /** Expert shapes to "measure". */
@@ -292,7 +304,8 @@ export function syntheticCalibrationRows(gpu: GpuSpec, options: SyntheticOptions
       for (const t of options.tokenCounts) {
         const loads = groupedLoads(pattern, t, groupedExperts);
         const activeExperts = loads.filter((x) => x > 0).length;
-        const s = rankExpertTime({ tokens: t, activeExperts }, shape, gpu, factors, precision).seconds;
+        // Each expert's tokens, as the fit reads them back (calibrationRowWork), so tiled factors round alike.
+        const s = rankExpertTime({ tokens: t, activeExperts, slotTokens: loads.filter((x) => x > 0) }, shape, gpu, factors, precision).seconds;
         rows.push({ kind: "grouped", precision, hiddenSize: shape.hiddenSize, intermediateSize: shape.intermediateSize, numExperts: groupedExperts, loadPattern: pattern, totalTokens: t, activeExperts, maxExpertTokens: Math.max(...loads), medianSeconds: jitter(s) });
       }
     }

@@ -11,8 +11,8 @@
  */
 import type { GpuSpec } from "../hardware";
 import { describeValue, requireInteger, requireNumber, requireNumberArray, requireOneOf } from "../validate";
-import { CALIBRATION_PRECISIONS, CalibrationRow, groupedLoads, loadCalibration } from "./calibration";
-import { DEFAULT_FACTORS, RankWork, RooflineFactors, WeightPrecision, computeRate, rankExpertTime } from "./roofline";
+import { CALIBRATION_PRECISIONS, CalibrationRow, calibrationRowWork, loadCalibration } from "./calibration";
+import { DEFAULT_FACTORS, RooflineFactors, WeightPrecision, computeRate, rankExpertTime } from "./roofline";
 
 /** Result of `fitRoofline`. */
 export interface RooflineFit {
@@ -80,15 +80,6 @@ export function rowsOfPrecision(rows: readonly CalibrationRow[], precision: Weig
   return rows.filter((r, i) => rowPrecision(r, i) === precision);
 }
 
-/**
- * The work of a calibration row: its tokens, active experts, and each expert's tokens (the grouped
- * load pattern, `groupedLoads`), so the compute term can be rounded to tiles.
- */
-function rowWork(r: CalibrationRow): RankWork {
-  const slotTokens = r.kind === "grouped" ? groupedLoads(r.loadPattern, r.totalTokens, r.numExperts).filter((n) => n > 0) : [r.totalTokens];
-  return { tokens: r.totalTokens, activeExperts: r.activeExperts, slotTokens };
-}
-
 function calibrationPoints(rows: readonly CalibrationRow[], gpu: GpuSpec, tileRows = 0): FitPoint[] {
   const precisions = new Set<WeightPrecision>();
   const points = rows.map((r, i) => {
@@ -96,7 +87,7 @@ function calibrationPoints(rows: readonly CalibrationRow[], gpu: GpuSpec, tileRo
     const measuredSeconds = requireNumber(`rows[${i}].medianSeconds`, r.medianSeconds, { min: 0, minExclusive: true });
     const precision = rowPrecision(r, i);
     precisions.add(precision);
-    const t = rankExpertTime(rowWork(r), { hiddenSize: r.hiddenSize, intermediateSize: r.intermediateSize }, gpu, { ...UNIT_FACTORS, tileRows }, precision);
+    const t = rankExpertTime(calibrationRowWork(r), { hiddenSize: r.hiddenSize, intermediateSize: r.intermediateSize }, gpu, { ...UNIT_FACTORS, tileRows }, precision);
     return { memorySeconds: t.memorySeconds, computeSeconds: t.computeSeconds, measuredSeconds };
   });
   // One set of efficiencies per precision: BF16 and FP8 kernels reach different fractions of their peaks.
@@ -252,7 +243,7 @@ export function fitErrorReport(rows: readonly CalibrationRow[], gpu: GpuSpec, fa
   rows.forEach((r, i) => {
     const measured = requireNumber(`rows[${i}].medianSeconds`, r.medianSeconds, { min: 0, minExclusive: true });
     const precision = rowPrecision(r, i);
-    const model = rankExpertTime(rowWork(r), { hiddenSize: r.hiddenSize, intermediateSize: r.intermediateSize }, gpu, factors, precision).seconds;
+    const model = rankExpertTime(calibrationRowWork(r), { hiddenSize: r.hiddenSize, intermediateSize: r.intermediateSize }, gpu, factors, precision).seconds;
     const rel = Math.abs(model - measured) / measured;
     const pattern = r.kind === "single" ? "single" : r.loadPattern;
     const key = `${precision}|${r.kind}|${r.hiddenSize}|${r.intermediateSize}|${pattern}`;
